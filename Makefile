@@ -1,0 +1,31 @@
+# Two commands: `make run` and `make test`. Both build .venv from nothing but Python 3.11+.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# An older SDK that still sends JSON bodies; the e2e tests drive vidgate with it too.
+OPENAI_LEGACY := 2.26.0
+
+.PHONY: run test lint bench venv clean
+
+$(BIN)/vidgate: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --no-deps --target $(VENV)/openai-legacy openai==$(OPENAI_LEGACY)
+	touch $@
+
+venv: $(BIN)/vidgate
+
+run: venv
+	$(BIN)/vidgate serve --data-dir .vidgate --local-key
+
+test: venv
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+	$(BIN)/pytest
+
+bench: venv
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) .vidgate .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,311 @@
+"""The worker: claims jobs from the `videos` queue and runs them through their engine.
+
+One worker runs up to `concurrency` jobs at once. For each it keeps a heartbeat going that
+renews the lease, records progress and notices a deletion (then the engine is told to
+stop). The files go to storage under a per-attempt prefix before the row says
+`completed`, so a reader never sees a completed video without its files, and an attempt
+that lost its lease can't overwrite the files of the one that won.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vidgate.catalog import Catalog
+from vidgate.domain import NotFound, Variant
+from vidgate.engines import (
+    CancelToken,
+    Engine,
+    GenerationCancelled,
+    GenerationFailed,
+    GenerationRequest,
+)
+from vidgate.media import posters
+from vidgate.service import media_key, reference_key
+from vidgate.storage import ObjectNotFound, Storage
+from vidgate.store.videos import Claim, VideoRepository
+
+log = logging.getLogger("vidgate.worker")
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    concurrency: int = 1
+    lease_seconds: float = 30.0
+    max_attempts: int = 3
+    poll_interval: float = 1.0
+    retention_seconds: int = 7 * 24 * 3600
+    heartbeat_interval: float = 0.5
+    housekeeping_interval: float = 60.0
+
+
+class _LeaseLost(Exception):
+    """Another worker owns this job now, or it was deleted."""
+
+
+class Worker:
+    def __init__(
+        self,
+        repo: VideoRepository,
+        storage: Storage,
+        catalog: Catalog,
+        engines: Mapping[str, Engine],
+        options: WorkerOptions = WorkerOptions(),
+    ) -> None:
+        self.repo = repo
+        self.storage = storage
+        self.catalog = catalog
+        self.engines = dict(engines)
+        self.options = options
+        self.id = f"worker_{uuid.uuid4().hex[:12]}"
+        self._wake = asyncio.Event()
+        self._running: dict[str, asyncio.Task[None]] = {}
+
+    def wake(self) -> None:
+        """Look for work now rather than at the next poll (a job was just queued)."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Claim and run jobs until `stop` is set; then hand unfinished jobs back."""
+        log.info("%s started (engines: %s)", self.id, ", ".join(self.engines))
+        last_housekeeping = 0.0
+        try:
+            while not stop.is_set():
+                if time.monotonic() - last_housekeeping > self.options.housekeeping_interval:
+                    last_housekeeping = time.monotonic()
+                    await self._housekeeping()
+                self._wake.clear()
+                await self._fill_slots()
+                wake = asyncio.ensure_future(self._wake.wait())
+                halt = asyncio.ensure_future(stop.wait())
+                waiters: set[asyncio.Future[Any]] = {wake, halt, *self._running.values()}
+                await asyncio.wait(
+                    waiters, timeout=self.options.poll_interval, return_when=asyncio.FIRST_COMPLETED
+                )
+                wake.cancel()
+                halt.cancel()
+        finally:
+            await self._shutdown()
+
+    async def run_until_idle(self) -> None:
+        """Run jobs until none is left to claim (for `vidgate generate` and tests)."""
+        while True:
+            await self._fill_slots()
+            if not self._running:
+                return
+            await asyncio.wait(self._running.values(), return_when=asyncio.FIRST_COMPLETED)
+
+    async def _fill_slots(self) -> None:
+        while len(self._running) < self.options.concurrency:
+            claim = await self._claim()
+            if claim is None:
+                return
+            task = asyncio.create_task(self._run_job(claim), name=claim.video.id)
+            self._running[claim.video.id] = task
+            task.add_done_callback(functools.partial(self._forget, claim.video.id))
+
+    def _forget(self, video_id: str, _: asyncio.Task[None]) -> None:
+        self._running.pop(video_id, None)
+
+    async def _claim(self) -> Claim | None:
+        try:
+            return await self.repo.claim_next(
+                self.id,
+                now=time.time(),
+                lease_seconds=self.options.lease_seconds,
+                max_attempts=self.options.max_attempts,
+                engines=list(self.engines),
+            )
+        except Exception:
+            # The database may be briefly away; the job stays queued, try at the next poll.
+            log.exception("claiming a job failed")
+            return None
+
+    async def _run_job(self, claim: Claim) -> None:
+        video = claim.video
+        log.info(
+            "%s: %s attempt %d (%s, %s, %d s)",
+            self.id,
+            video.id,
+            claim.attempt,
+            video.model,
+            video.size,
+            video.seconds,
+        )
+        workdir = Path(tempfile.mkdtemp(prefix=f"vidgate-{video.id}-"))
+        prefix = f"videos/{video.id}/{claim.attempt}/"
+        cancel = CancelToken()
+        progress = _Progress()
+        lost = asyncio.Event()
+        heartbeat = asyncio.create_task(self._heartbeat(video.id, progress, cancel, lost))
+        try:
+            request = await self._prepare(claim, workdir)
+            await self.engines[video.engine].generate(request, progress.set, cancel)
+            await self._store_files(request.output, workdir, prefix)
+            heartbeat.cancel()
+            if not await self.repo.complete(
+                video.id,
+                self.id,
+                media_prefix=prefix,
+                now=int(time.time()),
+                expires_at=int(time.time()) + self.options.retention_seconds,
+            ):
+                raise _LeaseLost()
+            log.info("%s: %s completed", self.id, video.id)
+        except (GenerationCancelled, _LeaseLost, asyncio.CancelledError) as exc:
+            cancel.cancel()  # an engine thread isn't stopped by cancelling its task
+            await self._discard(prefix)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            # Deleted while running: close the row so housekeeping can purge its files.
+            # (If the lease went to another worker instead, this changes nothing.)
+            await self._fail(video.id, "cancelled", "The video was deleted while generating.")
+        except GenerationFailed as exc:
+            await self._discard(prefix)
+            await self._fail(video.id, exc.code, str(exc))
+        except Exception as exc:
+            log.exception("%s: %s failed", self.id, video.id)
+            await self._discard(prefix)
+            await self._fail(
+                video.id,
+                "internal_error",
+                f"Generation failed unexpectedly ({type(exc).__name__}: {exc}).",
+            )
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    async def _prepare(self, claim: Claim, workdir: Path) -> GenerationRequest:
+        video = claim.video
+        try:
+            options = dict(self.catalog.get(video.model).options)
+        except NotFound:
+            options = {}  # the operator removed the model since; render with the defaults
+        reference = source = None
+        if video.has_reference:
+            reference = workdir / "reference.png"
+            await self.storage.download(reference_key(video.id), reference)
+        if video.remixed_from_video_id is not None:
+            original = await self.repo.get(video.remixed_from_video_id)
+            if original is None or original.media_prefix is None:
+                raise GenerationFailed(
+                    "The video being remixed was deleted before the remix ran.",
+                    code="source_unavailable",
+                )
+            source = workdir / "source.mp4"
+            try:
+                await self.storage.download(media_key(original.media_prefix, Variant.VIDEO), source)
+            except ObjectNotFound:
+                raise GenerationFailed(
+                    "The video being remixed has expired.", code="source_unavailable"
+                ) from None
+        return GenerationRequest(
+            video_id=video.id,
+            prompt=video.prompt,
+            width=video.width,
+            height=video.height,
+            seconds=video.seconds,
+            output=workdir / "video.mp4",
+            reference=reference,
+            source_video=source,
+            options=options,
+        )
+
+    async def _store_files(self, mp4: Path, workdir: Path, prefix: str) -> None:
+        thumbnail = workdir / Variant.THUMBNAIL.filename
+        spritesheet = workdir / Variant.SPRITESHEET.filename
+        await asyncio.to_thread(posters.make_thumbnail, mp4, thumbnail)
+        await asyncio.to_thread(posters.make_spritesheet, mp4, spritesheet)
+        for variant, path in (
+            (Variant.VIDEO, mp4),
+            (Variant.THUMBNAIL, thumbnail),
+            (Variant.SPRITESHEET, spritesheet),
+        ):
+            await self.storage.put_file(media_key(prefix, variant), path, variant.content_type)
+
+    async def _heartbeat(
+        self, video_id: str, progress: _Progress, cancel: CancelToken, lost: asyncio.Event
+    ) -> None:
+        while True:
+            await asyncio.sleep(self.options.heartbeat_interval)
+            try:
+                held = await self.repo.heartbeat(
+                    video_id,
+                    self.id,
+                    progress=progress.percent(),
+                    now=time.time(),
+                    lease_seconds=self.options.lease_seconds,
+                )
+            except Exception:
+                log.exception("heartbeat for %s failed; retrying", video_id)
+                continue
+            if not held:
+                log.info("%s: %s was deleted or taken over; stopping it", self.id, video_id)
+                lost.set()
+                cancel.cancel()
+                return
+
+    async def _fail(self, video_id: str, code: str, message: str) -> None:
+        try:
+            await self.repo.fail(
+                video_id, self.id, code=code, message=message, now=int(time.time())
+            )
+        except Exception:
+            # The lease will lapse and the job be retried (or failed as abandoned).
+            log.exception("recording the failure of %s failed", video_id)
+
+    async def _discard(self, prefix: str) -> None:
+        with contextlib.suppress(Exception):
+            await self.storage.delete_prefix(prefix)
+
+    async def _housekeeping(self) -> None:
+        """Fail jobs abandoned too often; delete files of expired and deleted videos."""
+        now = time.time()
+        try:
+            for video_id in await self.repo.fail_abandoned(
+                now=now, max_attempts=self.options.max_attempts
+            ):
+                log.warning("%s failed: its workers kept dying", video_id)
+            for video in await self.repo.purgeable(now=int(now)):
+                await self.storage.delete_prefix(f"videos/{video.id}/")
+                await self.repo.mark_purged(video.id, int(now))
+        except Exception:
+            log.exception("housekeeping failed; will retry")
+
+    async def _shutdown(self) -> None:
+        """Stop running jobs and hand them back to the queue untried."""
+        tasks = list(self._running.items())
+        for _, task in tasks:
+            task.cancel()
+        for video_id, task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+            with contextlib.suppress(Exception):
+                await self.repo.release(video_id, self.id)
+
+
+class _Progress:
+    """The engine's latest fraction done; written from the engine's thread."""
+
+    def __init__(self) -> None:
+        self.fraction = 0.0
+
+    def set(self, fraction: float) -> None:
+        self.fraction = max(self.fraction, min(fraction, 1.0))
+
+    def percent(self) -> int:
+        # 100 means completed, which only the completion itself may say.
+        return min(int(self.fraction * 100), 99)
