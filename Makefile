@@ -11,7 +11,7 @@ $(BIN)/vidgate: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
-	$(BIN)/pip install --quiet --no-deps --target $(VENV)/openai-legacy openai==$(OPENAI_LEGACY)
+	$(BIN)/pip install --quiet --target $(VENV)/openai-legacy openai==$(OPENAI_LEGACY)
 	touch $@
 
 venv: $(BIN)/vidgate

@@ -42,7 +42,7 @@ def postgres_url() -> Iterator[str]:
     name = f"vidgate_test_{uuid.uuid4().hex[:12]}"
     try:
         asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
-    except (OSError, asyncio.TimeoutError, Exception) as exc:  # noqa: BLE001
+    except (TimeoutError, OSError, Exception) as exc:
         _unavailable("PostgreSQL on 127.0.0.1:5432", exc)
     base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
     yield f"{base}/{name}"

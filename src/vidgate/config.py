@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     signing_secret: str | None = Field(
         default=None, description="HMAC key for video_url; default a random key kept in data_dir"
     )
-    retention_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    retention_seconds: int = Field(default=7 * 24 * 3600, ge=1)
 
     run_worker: bool = Field(default=True, description="Run a worker inside the API process")
     worker_concurrency: int = Field(default=1, ge=1)
