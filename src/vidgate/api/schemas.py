@@ -40,7 +40,10 @@ class VideoObject(BaseModel):
     created_at: int
     completed_at: int | None
     expires_at: int | None = Field(description="When video_url and the files stop working")
-    seconds: int
+    seconds: int | str = Field(
+        description="Duration: an integer for the seed's models, a string such as \"8\" "
+        "for OpenAI's (as each API answered)"
+    )
     size: str
     remixed_from_video_id: str | None
     error: VideoError | None
@@ -106,7 +109,7 @@ def created_video(video: Video) -> CreatedVideo:
     )
 
 
-def video_object(video: Video, video_url: str | None) -> VideoObject:
+def video_object(video: Video, video_url: str | None, dialect: str) -> VideoObject:
     error = None
     if video.error_code is not None:
         error = VideoError(code=video.error_code, message=video.error_message or "")
@@ -118,7 +121,7 @@ def video_object(video: Video, video_url: str | None) -> VideoObject:
         created_at=video.created_at,
         completed_at=video.completed_at,
         expires_at=video.expires_at,
-        seconds=video.seconds,
+        seconds=str(video.seconds) if dialect == "openai" else video.seconds,
         size=video.size,
         remixed_from_video_id=video.remixed_from_video_id,
         error=error,

@@ -79,24 +79,31 @@ def _as_object(request: Request, video: Video) -> schemas.VideoObject:
     if video.status == VideoStatus.COMPLETED and video.expires_at is not None:
         signer: LinkSigner = request.app.state.signer
         url = signer.url(video.id, Variant.VIDEO, video.expires_at)
-    return schemas.video_object(video, url)
+    return schemas.video_object(video, url, _service(request).catalog.dialect(video.model))
 
 
 @router.post(
     "/videos",
-    response_model=schemas.CreatedVideo,
+    response_model=schemas.CreatedVideo | schemas.VideoObject,
     openapi_extra={"requestBody": _CREATE_BODY},
     responses=error_responses(400, 401, 413),
     summary="Create a video",
 )
 async def create_video(request: Request, key: CurrentKey) -> JSONResponse:
-    """Queue a video. Answers at once with `status: queued`; poll `GET /v1/videos/{id}`."""
+    """Queue a video. Answers at once with `status: queued`; poll `GET /v1/videos/{id}`.
+
+    The seed's models answer the seed's eight fields; OpenAI's (`sora-2`, `sora-2-pro`)
+    answer the whole video object, as OpenAI did.
+    """
     service = _service(request)
     body = await read_create(request, service.limits.max_reference_bytes)
     video, _ = await service.create(key.id, body)
-    return JSONResponse(
-        schemas.created_video(video).model_dump(), headers={"openai-poll-after-ms": POLL_AFTER_MS}
-    )
+    answer: schemas.CreatedVideo | schemas.VideoObject
+    if service.catalog.dialect(video.model) == "openai":
+        answer = _as_object(request, video)
+    else:
+        answer = schemas.created_video(video)
+    return JSONResponse(answer.model_dump(), headers={"openai-poll-after-ms": POLL_AFTER_MS})
 
 
 @router.get(
