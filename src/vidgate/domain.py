@@ -12,8 +12,10 @@ heartbeat and stops.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 
 class VideoStatus(StrEnum):
@@ -84,6 +86,8 @@ class Video:
     has_reference: bool
     media_prefix: str | None
     """Where the finished files live in storage (set when it completes)."""
+    engine_state: Mapping[str, Any] | None = None
+    """What the engine saved about this job (e.g. a relayed job's upstream id)."""
 
     @property
     def size(self) -> str:

@@ -1,15 +1,19 @@
 """The worker: claims jobs from the `videos` queue and runs them through their engine.
 
-One worker runs up to `concurrency` jobs at once. For each it keeps a heartbeat going that
-renews the lease, records progress and notices a deletion (then the engine is told to
-stop). The files go to storage under a per-attempt prefix before the row says
-`completed`, so a reader never sees a completed video without its files, and an attempt
-that lost its lease can't overwrite the files of the one that won.
+One worker runs up to `concurrency` jobs at once on each engine (or the engine's own
+`max_jobs`: a relay runs thousands). One heartbeat loop serves all of them: a single
+transaction renews every lease the worker holds, records progress that changed, and
+tells which jobs were deleted or taken over (their engines are told to stop).
+
+The files go to storage under a per-attempt prefix before the row says `completed`, so
+a reader never sees a completed video without its files, and an attempt that lost its
+lease can't overwrite the files of the one that won.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import functools
 import logging
@@ -71,6 +75,7 @@ class Worker:
         self.id = f"worker_{uuid.uuid4().hex[:12]}"
         self._wake = asyncio.Event()
         self._running: dict[str, asyncio.Task[None]] = {}
+        self._jobs: dict[str, _Job] = {}
 
     def wake(self) -> None:
         """Look for work now rather than at the next poll (a job was just queued)."""
@@ -80,6 +85,7 @@ class Worker:
         """Claim and run jobs until `stop` is set; then hand unfinished jobs back."""
         log.info("%s started (engines: %s)", self.id, ", ".join(self.engines))
         last_housekeeping = 0.0
+        heartbeat = asyncio.create_task(self._heartbeat_loop())
         try:
             while not stop.is_set():
                 if time.monotonic() - last_housekeeping > self.options.housekeeping_interval:
@@ -96,36 +102,55 @@ class Worker:
                 wake.cancel()
                 halt.cancel()
         finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
             await self._shutdown()
 
     async def run_until_idle(self) -> None:
         """Run jobs until none is left to claim (for `vidgate generate` and tests)."""
-        while True:
-            await self._fill_slots()
-            if not self._running:
-                return
-            await asyncio.wait(self._running.values(), return_when=asyncio.FIRST_COMPLETED)
+        heartbeat = asyncio.create_task(self._heartbeat_loop())
+        try:
+            while True:
+                await self._fill_slots()
+                if not self._running:
+                    return
+                await asyncio.wait(self._running.values(), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+
+    def _capacity(self, engine: str) -> int:
+        return self.engines[engine].max_jobs or self.options.concurrency
 
     async def _fill_slots(self) -> None:
-        while len(self._running) < self.options.concurrency:
-            claim = await self._claim()
+        while True:
+            busy = collections.Counter(job.engine for job in self._jobs.values())
+            free = [name for name in self.engines if busy[name] < self._capacity(name)]
+            if not free:
+                return
+            claim = await self._claim(free)
             if claim is None:
                 return
-            task = asyncio.create_task(self._run_job(claim), name=claim.video.id)
-            self._running[claim.video.id] = task
-            task.add_done_callback(functools.partial(self._forget, claim.video.id))
+            video_id = claim.video.id
+            self._jobs[video_id] = _Job(claim.video.engine, CancelToken(), _Progress())
+            task = asyncio.create_task(self._run_job(claim), name=video_id)
+            self._running[video_id] = task
+            task.add_done_callback(functools.partial(self._forget, video_id))
 
     def _forget(self, video_id: str, _: asyncio.Task[None]) -> None:
         self._running.pop(video_id, None)
+        self._jobs.pop(video_id, None)
 
-    async def _claim(self) -> Claim | None:
+    async def _claim(self, engines: list[str]) -> Claim | None:
         try:
             return await self.repo.claim_next(
                 self.id,
                 now=time.time(),
                 lease_seconds=self.options.lease_seconds,
                 max_attempts=self.options.max_attempts,
-                engines=list(self.engines),
+                engines=engines,
             )
         except Exception:
             # The database may be briefly away; the job stays queued, try at the next poll.
@@ -145,15 +170,12 @@ class Worker:
         )
         workdir = Path(tempfile.mkdtemp(prefix=f"vidgate-{video.id}-"))
         prefix = f"videos/{video.id}/{claim.attempt}/"
-        cancel = CancelToken()
-        progress = _Progress()
-        lost = asyncio.Event()
-        heartbeat = asyncio.create_task(self._heartbeat(video.id, progress, cancel, lost))
+        job = self._jobs[video.id]
         try:
             request = await self._prepare(claim, workdir)
-            await self.engines[video.engine].generate(request, progress.set, cancel)
+            await self.engines[video.engine].generate(request, job.progress.set, job.cancel)
+            job.cancel.raise_if_cancelled()
             await self._store_files(request.output, workdir, prefix)
-            heartbeat.cancel()
             if not await self.repo.complete(
                 video.id,
                 self.id,
@@ -164,7 +186,7 @@ class Worker:
                 raise _LeaseLost()
             log.info("%s: %s completed", self.id, video.id)
         except (GenerationCancelled, _LeaseLost, asyncio.CancelledError) as exc:
-            cancel.cancel()  # an engine thread isn't stopped by cancelling its task
+            job.cancel.cancel()  # an engine thread isn't stopped by cancelling its task
             await self._discard(prefix)
             if isinstance(exc, asyncio.CancelledError):
                 raise
@@ -183,9 +205,6 @@ class Worker:
                 f"Generation failed unexpectedly ({type(exc).__name__}: {exc}).",
             )
         finally:
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
             shutil.rmtree(workdir, ignore_errors=True)
 
     async def _prepare(self, claim: Claim, workdir: Path) -> GenerationRequest:
@@ -195,6 +214,7 @@ class Worker:
         except NotFound:
             options = {}  # the operator removed the model since; render with the defaults
         reference = source = None
+        source_state = None
         if video.has_reference:
             reference = workdir / "reference.png"
             await self.storage.download(reference_key(video.id), reference)
@@ -205,6 +225,7 @@ class Worker:
                     "The video being remixed was deleted before the remix ran.",
                     code="source_unavailable",
                 )
+            source_state = original.engine_state
             source = workdir / "source.mp4"
             try:
                 await self.storage.download(media_key(original.media_prefix, Variant.VIDEO), source)
@@ -222,7 +243,14 @@ class Worker:
             reference=reference,
             source_video=source,
             options=options,
+            state=video.engine_state,
+            source_state=source_state,
+            save_state=functools.partial(self._save_state, video.id),
         )
+
+    async def _save_state(self, video_id: str, state: Mapping[str, Any]) -> None:
+        if not await self.repo.save_engine_state(video_id, self.id, state):
+            raise GenerationCancelled()  # deleted or taken over: not ours to go on with
 
     async def _store_files(self, mp4: Path, workdir: Path, prefix: str) -> None:
         thumbnail = workdir / Variant.THUMBNAIL.filename
@@ -236,27 +264,36 @@ class Worker:
         ):
             await self.storage.put_file(media_key(prefix, variant), path, variant.content_type)
 
-    async def _heartbeat(
-        self, video_id: str, progress: _Progress, cancel: CancelToken, lost: asyncio.Event
-    ) -> None:
+    async def _heartbeat_loop(self) -> None:
+        """Renew every lease this worker holds, record progress, stop lost jobs."""
+        reported: dict[str, int] = {}
         while True:
             await asyncio.sleep(self.options.heartbeat_interval)
+            jobs = dict(self._jobs)
+            if not jobs:
+                reported.clear()
+                continue
+            progress = {
+                video_id: percent
+                for video_id, job in jobs.items()
+                if (percent := job.progress.percent()) != reported.get(video_id)
+            }
             try:
-                held = await self.repo.heartbeat(
-                    video_id,
+                held = await self.repo.renew_leases(
                     self.id,
-                    progress=progress.percent(),
+                    progress=progress,
                     now=time.time(),
                     lease_seconds=self.options.lease_seconds,
                 )
             except Exception:
-                log.exception("heartbeat for %s failed; retrying", video_id)
+                log.exception("renewing leases failed; retrying")
                 continue
-            if not held:
-                log.info("%s: %s was deleted or taken over; stopping it", self.id, video_id)
-                lost.set()
-                cancel.cancel()
-                return
+            reported = {k: v for k, v in {**reported, **progress}.items() if k in jobs}
+            for video_id, job in jobs.items():
+                # A job that started after the renewal's snapshot may be missing from it.
+                if video_id not in held and video_id in self._jobs and not job.cancel.cancelled:
+                    log.info("%s: %s was deleted or taken over; stopping it", self.id, video_id)
+                    job.cancel.cancel()
 
     async def _fail(self, video_id: str, code: str, message: str) -> None:
         try:
@@ -295,6 +332,15 @@ class Worker:
                 await task
             with contextlib.suppress(Exception):
                 await self.repo.release(video_id, self.id)
+
+
+@dataclass
+class _Job:
+    """A job this worker runs: its engine, its stop flag and its progress."""
+
+    engine: str
+    cancel: CancelToken
+    progress: _Progress
 
 
 class _Progress:

@@ -91,8 +91,8 @@ async def test_lapsed_lease_is_reclaimed_and_old_holder_cannot_finish(
     second = await videos.claim_next("w2", now=now + 31, **CLAIM)  # type: ignore[arg-type]
     assert second is not None and second.attempt == 2
     # The first worker comes back to life: its heartbeat and completion are refused.
-    assert not await videos.heartbeat("video_0001", "w1", progress=50, now=now + 32,
-                                      lease_seconds=30)
+    assert await videos.renew_leases("w1", progress={"video_0001": 50}, now=now + 32,
+                                     lease_seconds=30) == set()
     assert not await videos.complete("video_0001", "w1", media_prefix="videos/x/1/",
                                      now=int(now), expires_at=int(now) + 60)
     assert await videos.complete("video_0001", "w2", media_prefix="videos/x/2/",
@@ -110,8 +110,8 @@ async def test_heartbeat_renews_lease_and_records_progress(
     await videos.insert(_new(owner, 1))
     now = time.time()
     assert await videos.claim_next("w1", now=now, **CLAIM)  # type: ignore[arg-type]
-    assert await videos.heartbeat("video_0001", "w1", progress=42, now=now + 25,
-                                  lease_seconds=30)
+    assert await videos.renew_leases("w1", progress={"video_0001": 42}, now=now + 25,
+                                     lease_seconds=30) == {"video_0001"}
     # Renewed at +25 for 30 s: still held at +40.
     assert await videos.claim_next("w2", now=now + 40, **CLAIM) is None  # type: ignore[arg-type]
     video = await videos.get("video_0001")
@@ -144,8 +144,7 @@ async def test_deleted_job_is_not_claimed_and_running_one_loses_heartbeat(
     assert await videos.mark_deleted("video_0002", owner, int(now))
     assert await videos.claim_next("w1", now=now, **CLAIM) is None  # type: ignore[arg-type]
     assert await videos.mark_deleted("video_0001", owner, int(now))
-    assert not await videos.heartbeat("video_0001", "w1", progress=10, now=now,
-                                      lease_seconds=30)
+    assert await videos.renew_leases("w1", progress={}, now=now, lease_seconds=30) == set()
     assert await videos.get("video_0001") is None
 
 
@@ -185,3 +184,38 @@ async def test_idempotency_key_returns_the_first_video(repo: tuple[VideoReposito
     first, created = await videos.insert(_new(owner, 1, idempotency_key="abc"))
     again, created_again = await videos.insert(_new(owner, 2, idempotency_key="abc"))
     assert created and not created_again and again.id == first.id
+
+
+async def test_one_renewal_covers_every_job_a_worker_holds(
+    repo: tuple[VideoRepository, str],
+) -> None:
+    videos, owner = repo
+    for n in range(4):
+        await videos.insert(_new(owner, n))
+    now = time.time()
+    for worker in ("w1", "w1", "w1", "w2"):
+        assert await videos.claim_next(worker, now=now, **CLAIM)  # type: ignore[arg-type]
+    held = await videos.renew_leases("w1", progress={"video_0000": 10, "video_0003": 99},
+                                     now=now + 25, lease_seconds=30)
+    assert held == {"video_0000", "video_0001", "video_0002"}
+    # w1's leases run to +55; w2's lapsed at +30.
+    late = await videos.claim_next("w3", now=now + 40, **CLAIM)  # type: ignore[arg-type]
+    assert late is not None and late.video.id == "video_0003"
+    first = await videos.get("video_0000")
+    assert first is not None and first.progress == 10
+    taken = await videos.get("video_0003")  # not w1's: its progress was not written
+    assert taken is not None and taken.progress == 0
+
+
+async def test_engine_state_is_kept_for_the_next_attempt(
+    repo: tuple[VideoRepository, str],
+) -> None:
+    videos, owner = repo
+    await videos.insert(_new(owner, 1))
+    now = time.time()
+    claim = await videos.claim_next("w1", now=now, **CLAIM)  # type: ignore[arg-type]
+    assert claim is not None and claim.video.engine_state is None
+    assert await videos.save_engine_state("video_0001", "w1", {"upstream_id": "video_up"})
+    assert not await videos.save_engine_state("video_0001", "w2", {"upstream_id": "other"})
+    again = await videos.claim_next("w2", now=now + 31, **CLAIM)  # type: ignore[arg-type]
+    assert again is not None and again.video.engine_state == {"upstream_id": "video_up"}

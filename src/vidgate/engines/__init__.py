@@ -9,6 +9,7 @@ from vidgate.engines.base import (
     GenerationFailed,
     GenerationRequest,
     ProgressFn,
+    SaveStateFn,
 )
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "GenerationFailed",
     "GenerationRequest",
     "ProgressFn",
+    "SaveStateFn",
     "build_engine",
 ]
 

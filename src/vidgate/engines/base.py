@@ -8,13 +8,21 @@ storage; the worker owns both (see `vidgate.worker`).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 ProgressFn = Callable[[float], None]
 """Called with the fraction done (0.0 to 1.0). Safe to call from any thread."""
+
+SaveStateFn = Callable[[Mapping[str, Any]], Awaitable[None]]
+"""Persists what an engine needs to resume a job after a restart (JSON-serialisable).
+Raises GenerationCancelled when the job is no longer this worker's to run."""
+
+
+async def _nowhere(_: Mapping[str, Any]) -> None:
+    """The default `save_state`: keep nothing (a job run outside the queue)."""
 
 
 class GenerationCancelled(Exception):
@@ -64,12 +72,22 @@ class GenerationRequest:
     """For a remix: the MP4 being remixed."""
     options: Mapping[str, Any] = field(default_factory=dict)
     """The catalog entry's engine options (fps, pipeline, ...)."""
+    state: Mapping[str, Any] | None = None
+    """What this engine saved (`save_state`) for this job on an earlier attempt."""
+    source_state: Mapping[str, Any] | None = None
+    """For a remix: what the engine saved for the video being remixed."""
+    save_state: SaveStateFn = _nowhere
+    """Durably records `state` for a later attempt; await it before relying on it."""
 
 
 class Engine(Protocol):
     """A source of videos. One instance serves many jobs, possibly concurrently."""
 
     name: str
+    max_jobs: int | None
+    """How many jobs one worker may run on this engine at once; None: the worker's
+    `concurrency` (right for engines that use the CPU or GPU; a relay, which only
+    waits on upstreams, runs many more)."""
 
     async def generate(
         self, request: GenerationRequest, progress: ProgressFn, cancel: CancelToken

@@ -78,6 +78,7 @@ class PreviewEngine:
     """CPU-only; runs each job in a thread so the worker's event loop stays free."""
 
     name = "preview"
+    max_jobs: int | None = None
 
     async def generate(
         self, request: GenerationRequest, progress: ProgressFn, cancel: CancelToken

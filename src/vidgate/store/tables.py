@@ -60,6 +60,8 @@ videos = Table(
     Column("has_reference", Boolean, nullable=False, default=False),
     Column("media_prefix", String(300)),
     Column("idempotency_key", String(200)),
+    # JSON an engine saved for this job (a relayed job's upstream id), for the next attempt.
+    Column("engine_state", Text),
     # The queue: who holds the job, until when, and how many times it was tried.
     Column("attempts", Integer, nullable=False, default=0),
     Column("lease_owner", String(64)),

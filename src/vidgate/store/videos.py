@@ -7,11 +7,12 @@ so a worker whose lease lapsed (and whose job another worker took) can't finish 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
@@ -230,15 +231,46 @@ class VideoRepository:
             )
         return list(rows)
 
-    async def heartbeat(
-        self, video_id: str, worker_id: str, *, progress: int, now: float, lease_seconds: float
+    async def renew_leases(
+        self, worker_id: str, *, progress: Mapping[str, int], now: float, lease_seconds: float
+    ) -> set[str]:
+        """Renew every lease the worker holds and record progress, in one transaction.
+
+        One statement renews them all, however many jobs the worker runs (a relay worker
+        follows thousands). Returns the ids still held and not deleted: a running job
+        missing from it was deleted or taken over, and its worker should stop it.
+        """
+        held = and_(
+            videos.c.lease_owner == worker_id,
+            videos.c.status == VideoStatus.IN_PROGRESS.value,
+        )
+        async with self.db.write() as conn:
+            if progress:
+                await conn.execute(
+                    update(videos)
+                    .where(held, videos.c.id == bindparam("video_id"))
+                    .values(progress=bindparam("percent")),
+                    [{"video_id": k, "percent": v} for k, v in progress.items()],
+                )
+            alive = (
+                await conn.execute(
+                    update(videos)
+                    .where(held, _VISIBLE)
+                    .values(lease_expires_at=now + lease_seconds)
+                    .returning(videos.c.id)
+                )
+            ).scalars()
+            return set(alive)
+
+    async def save_engine_state(
+        self, video_id: str, worker_id: str, state: Mapping[str, Any]
     ) -> bool:
-        """Renew the lease and record progress; False if the job was lost or deleted."""
+        """Keep what the engine needs to resume this job; False if the lease was lost."""
         async with self.db.write() as conn:
             result = await conn.execute(
                 update(videos)
-                .where(*self._held(video_id, worker_id), _VISIBLE)
-                .values(progress=progress, lease_expires_at=now + lease_seconds)
+                .where(*self._held(video_id, worker_id))
+                .values(engine_state=json.dumps(dict(state)))
             )
         return result.rowcount == 1
 
@@ -353,4 +385,5 @@ def _video(row: RowMapping) -> Video:
         error_message=row["error_message"],
         has_reference=bool(row["has_reference"]),
         media_prefix=row["media_prefix"],
+        engine_state=json.loads(row["engine_state"]) if row["engine_state"] else None,
     )
