@@ -106,7 +106,7 @@ def worker(
                 VideoRepository(db),
                 storage,
                 catalog,
-                build_engines(catalog_engines(catalog)),
+                build_engines(catalog_engines(catalog), settings),
                 worker_options(settings),
             ).run(stop)
         finally:

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     models: list[dict[str, Any]] = Field(
         default_factory=list, description="Catalog entries that extend or replace the defaults"
     )
+    channels: list[dict[str, Any]] = Field(
+        default_factory=list, description="Upstream servers for the relay engine ([[channels]])"
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -235,6 +235,7 @@ class Worker:
                 ) from None
         return GenerationRequest(
             video_id=video.id,
+            model=video.model,
             prompt=video.prompt,
             width=video.width,
             height=video.height,
@@ -318,12 +319,16 @@ class Worker:
                 log.warning("%s failed: its workers kept dying", video_id)
             for video in await self.repo.purgeable(now=int(now)):
                 await self.storage.delete_prefix(f"videos/{video.id}/")
+                engine = self.engines.get(video.engine)
+                forget = getattr(engine, "forget", None)
+                if forget is not None and video.engine_state:
+                    await forget(video.engine_state)  # e.g. the relayed upstream's copy
                 await self.repo.mark_purged(video.id, int(now))
         except Exception:
             log.exception("housekeeping failed; will retry")
 
     async def _shutdown(self) -> None:
-        """Stop running jobs and hand them back to the queue untried."""
+        """Stop running jobs and hand them back to the queue untried; close the engines."""
         tasks = list(self._running.items())
         for _, task in tasks:
             task.cancel()
@@ -332,6 +337,11 @@ class Worker:
                 await task
             with contextlib.suppress(Exception):
                 await self.repo.release(video_id, self.id)
+        for engine in self.engines.values():
+            close = getattr(engine, "close", None)
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    await close()
 
 
 @dataclass

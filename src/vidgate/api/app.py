@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 repo,
                 storage,
                 catalog,
-                build_engines(catalog_engines(catalog)),
+                build_engines(catalog_engines(catalog), settings),
                 worker_options(settings),
             )
         app.state.settings = settings
@@ -138,12 +138,12 @@ def catalog_engines(catalog: object) -> set[str]:
     return {entry.engine for entry in catalog.entries}
 
 
-def build_engines(names: set[str]) -> dict[str, Engine]:
+def build_engines(names: set[str], settings: Settings) -> dict[str, Engine]:
     """The engines this worker can run; one that can't be built is skipped with a warning."""
     engines: dict[str, Engine] = {}
     for name in sorted(names):
         try:
-            engines[name] = build_engine(name)
+            engines[name] = build_engine(name, channels=settings.channels)
         except Exception as exc:
             log.warning(
                 "engine %r is unavailable here and its jobs are left for other workers: %s",

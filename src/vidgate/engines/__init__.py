@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from typing import Any
+
 from vidgate.engines.base import (
     CancelToken,
     Engine,
@@ -24,10 +27,18 @@ __all__ = [
 ]
 
 
-def build_engine(name: str) -> Engine:
-    """The engine registered under `name` (as written in the catalog)."""
+def build_engine(name: str, *, channels: Iterable[Mapping[str, Any]] = ()) -> Engine:
+    """The engine registered under `name` (as written in the catalog).
+
+    `channels` are the operator's `[[channels]]` tables, for the relay engine.
+    """
     if name == "preview":
         from vidgate.engines.preview import PreviewEngine
 
         return PreviewEngine()
+    if name == "relay":
+        from vidgate.engines.channels import channel_from_table
+        from vidgate.engines.relay import RelayEngine
+
+        return RelayEngine([channel_from_table(table) for table in channels])
     raise ValueError(f"unknown engine {name!r}")

@@ -70,6 +70,8 @@ class GenerationRequest:
     """An image already decoded once and re-saved as PNG; the first frame's content."""
     source_video: Path | None = None
     """For a remix: the MP4 being remixed."""
+    model: str = ""
+    """The catalog model the client asked for."""
     options: Mapping[str, Any] = field(default_factory=dict)
     """The catalog entry's engine options (fps, pipeline, ...)."""
     state: Mapping[str, Any] | None = None

@@ -1,0 +1,244 @@
+"""The relay engine against real upstreams: other vidgate processes and a misbehaving server."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.helpers import auth, wait_for
+from tests.serverproc import VidgateProcess, free_port
+from vidgate.media.encode import probe
+
+FAST = {"poll_seconds": 0.2, "retries": 1, "timeout_seconds": 3}
+
+
+@pytest.fixture(scope="module")
+def fake_upstream() -> Iterator[str]:
+    """The misbehaving server's root URL (modes under /{mode}/v1)."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "tests.fakeupstream", str(port)],
+                            cwd=Path(__file__).resolve().parents[2])
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            httpx.get(f"{base}/stats", timeout=1)
+            break
+        except httpx.HTTPError:
+            assert time.monotonic() < deadline, "the fake upstream did not start"
+            time.sleep(0.1)
+    yield base
+    proc.kill()  # a graceful stop would wait for the `stall` requests
+    proc.wait(10)
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{json.dumps(k)} = {_toml(v)}" for k, v in value.items()) + " }"
+    return json.dumps(value)
+
+
+def _front(tmp_path: Path, channels: list[dict[str, Any]], *, name: str = "front",
+           models: tuple[str, ...] = ("sora-2", "sora_video2-landscape")) -> VidgateProcess:
+    """A vidgate whose models are relayed to `channels`."""
+    lines = []
+    for model in models:
+        lines += ["[[models]]", f'name = "{model}"', 'engine = "relay"']
+        if model == "sora-2":
+            lines += ['dialect = "openai"', 'sizes = ["1280x720", "720x1280"]', "seconds = [4, 8]"]
+        else:
+            lines += ['sizes = ["1280x720"]', "seconds = [10]"]
+    for channel in channels:
+        lines.append("[[channels]]")
+        lines += [f"{k} = {_toml(v)}" for k, v in {**FAST, **channel}.items()]
+    config = tmp_path / f"{name}.toml"
+    config.write_text("\n".join(lines) + "\n")
+    return VidgateProcess(tmp_path / name, env={"VIDGATE_CONFIG": str(config),
+                                                "VIDGATE_LEASE_SECONDS": "3"}).start()
+
+
+def _upstream_videos(upstream: VidgateProcess, key: str) -> list[dict[str, Any]]:
+    listed = httpx.get(f"{upstream.base_url}/v1/videos?limit=100", headers=auth(key)).json()
+    data: list[dict[str, Any]] = listed["data"]
+    return data
+
+
+def _create(client: httpx.Client, key: str, **fields: str) -> str:
+    response = client.post("/v1/videos", headers=auth(key), files={
+        k: (None, v) for k, v in {"prompt": "relayed", **fields}.items()})
+    assert response.status_code == 200, response.text
+    video_id: str = response.json()["id"]
+    return video_id
+
+
+def test_relays_to_another_vidgate_in_both_dialects(
+    tmp_path: Path, server: VidgateProcess
+) -> None:
+    upstream_key = server.create_key("relay-upstream")
+    front = _front(tmp_path, [
+        {"name": "vg-openai", "base_url": f"{server.base_url}/v1", "api_key": upstream_key,
+         "dialect": "openai", "models": {"sora-2": "sora-2"}},
+        {"name": "vg-seed", "base_url": f"{server.base_url}/v1", "api_key": upstream_key,
+         "dialect": "seed", "models": {"sora_video2-landscape": "sora_video2-{orientation}"}},
+    ])
+    try:
+        key = front.create_key()
+        with httpx.Client(base_url=front.base_url, timeout=30) as client:
+            openai_id = _create(client, key, model="sora-2", seconds="8", size="720x1280")
+            seed_id = _create(client, key, model="sora_video2-landscape")
+            seen: list[dict[str, Any]] = []
+            done = wait_for(client, openai_id, key, seen=seen)
+            assert done["status"] == "completed", done
+            seed_done = wait_for(client, seed_id, key)
+            assert seed_done["status"] == "completed", seed_done
+            # Our own link, on our own server, with our own retention.
+            assert done["video_url"].startswith(front.base_url + "/files/")
+            for video, size, seconds in ((done, (720, 1280), 8), (seed_done, (1280, 720), 10)):
+                mp4 = tmp_path / f"{video['id']}.mp4"
+                mp4.write_bytes(httpx.get(video["video_url"], timeout=30).content)
+                info = probe(mp4)
+                assert (info.width, info.height) == size
+                assert info.duration == pytest.approx(seconds, abs=0.05)
+            thumbnail = client.get(f"/v1/videos/{openai_id}/content?variant=thumbnail",
+                                   headers=auth(key))
+            assert thumbnail.status_code == 200 and thumbnail.content[8:12] == b"WEBP"
+        upstream = _upstream_videos(server, upstream_key)
+        assert sorted((v["model"], v["status"]) for v in upstream) == [
+            ("sora-2", "completed"), ("sora_video2-landscape", "completed")]
+    finally:
+        front.stop()
+
+
+def test_restart_mid_relay_follows_the_same_upstream_job(
+    tmp_path: Path, server: VidgateProcess
+) -> None:
+    upstream_key = server.create_key("relay-restart")
+    channel = {"name": "vg", "base_url": f"{server.base_url}/v1", "api_key": upstream_key,
+               "dialect": "seed", "models": {"*": "sora_video2-landscape-hd-25s"}}
+    front = _front(tmp_path, [channel], models=("sora_video2-landscape",))
+    key = front.create_key()
+    with httpx.Client(base_url=front.base_url, timeout=30) as client:
+        video_id = _create(client, key, model="sora_video2-landscape")
+    db = front.data_dir / "vidgate.db"
+    deadline = time.monotonic() + 60
+    while True:  # until the upstream job id is saved
+        with sqlite3.connect(db) as conn:
+            (state,) = conn.execute("SELECT engine_state FROM videos WHERE id = ?",
+                                    (video_id,)).fetchone()
+        if state and json.loads(state).get("upstream_id"):
+            break
+        assert time.monotonic() < deadline, "the relay never saved its upstream id"
+        time.sleep(0.05)
+    front.kill()
+    again = VidgateProcess(front.data_dir, env=front.env)
+    again.port, again.base_url = front.port, front.base_url
+    again.start()
+    try:
+        with httpx.Client(base_url=again.base_url, timeout=30) as client:
+            done = wait_for(client, video_id, key, timeout=180)
+        # The upstream model is 25 s; ours is 10 s: never delivered as something else.
+        assert done["status"] == "failed" and done["error"]["code"] == "upstream_mismatch"
+        upstream = _upstream_videos(server, upstream_key)
+        assert len(upstream) == 1, upstream  # one submission, followed across the restart
+        with sqlite3.connect(db) as conn:
+            (attempts,) = conn.execute("SELECT attempts FROM videos WHERE id = ?",
+                                       (video_id,)).fetchone()
+        assert attempts == 2
+    finally:
+        again.stop()
+
+
+def test_faults_fail_over_and_are_reported(
+    tmp_path: Path, server: VidgateProcess, fake_upstream: str
+) -> None:
+    upstream_key = server.create_key("relay-failover")
+    good = {"name": "good", "base_url": f"{server.base_url}/v1", "api_key": upstream_key,
+            "dialect": "openai", "models": {"*": "{model}"}, "priority": 0}
+    bad = [
+        {"name": mode, "base_url": f"{fake_upstream}/{mode}/v1", "dialect": "openai",
+         "models": {"*": "{model}"}, "priority": 10 - n, "failures_before_cooldown": 1,
+         "cooldown_seconds": 600}
+        for n, mode in enumerate(("error500", "garbage", "stall"))
+    ]
+    front = _front(tmp_path, [*bad, good], models=("sora-2",))
+    try:
+        key = front.create_key()
+        with httpx.Client(base_url=front.base_url, timeout=30) as client:
+            video_id = _create(client, key, model="sora-2", seconds="4", size="1280x720")
+            done = wait_for(client, video_id, key, timeout=120)
+            assert done["status"] == "completed", done
+            # The broken channels are cooling down now: the next job goes straight to good.
+            second = wait_for(client, _create(client, key, model="sora-2", seconds="4",
+                                              size="1280x720"), key, timeout=120)
+            assert second["status"] == "completed"
+        creates = httpx.get(f"{fake_upstream}/stats").json()["creates"]
+        # Each broken channel was tried twice (retries = 1), then never again (cooling down).
+        assert {m: creates.get(m) for m in ("error500", "garbage", "stall")} == {
+            "error500": 2, "garbage": 2, "stall": 2}
+        assert len(_upstream_videos(server, upstream_key)) == 2
+        with sqlite3.connect(front.data_dir / "vidgate.db") as conn:
+            (state,) = conn.execute("SELECT engine_state FROM videos WHERE id = ?",
+                                    (video_id,)).fetchone()
+        assert json.loads(state)["tried"] == ["error500", "garbage", "stall"]
+    finally:
+        front.stop()
+
+
+def test_throttling_is_retried_and_upstream_failures_pass_through(
+    tmp_path: Path, fake_upstream: str
+) -> None:
+    channels = [{"name": mode, "base_url": f"{fake_upstream}/{mode}/v1", "dialect": "openai",
+                 "models": {"sora-2": "m"} if mode == "throttle" else {"*": "{model}"},
+                 "priority": 10 if mode == "throttle" else 0}
+                for mode in ("throttle", "fail")]
+    front = _front(tmp_path, channels)
+    try:
+        key = front.create_key()
+        with httpx.Client(base_url=front.base_url, timeout=30) as client:
+            throttled = wait_for(client, _create(client, key, model="sora-2", seconds="4",
+                                                 size="1280x720"), key, timeout=60)
+            assert throttled["status"] == "completed", throttled
+            failed = wait_for(client, _create(client, key, model="sora_video2-landscape"), key,
+                              timeout=60)
+        assert failed["status"] == "failed"
+        assert failed["error"] == {"code": "moderation_blocked",
+                                   "message": "The prompt was blocked."}
+    finally:
+        front.stop()
+
+
+def test_upstream_killed_mid_job_fails_over(tmp_path: Path) -> None:
+    first = VidgateProcess(tmp_path / "up1").start()
+    second = VidgateProcess(tmp_path / "up2").start()
+    keys = [first.create_key(), second.create_key()]
+    channels = [
+        {"name": f"up{n}", "base_url": f"{up.base_url}/v1", "api_key": key, "dialect": "seed",
+         "models": {"*": "{model}"}, "priority": 10 - n}
+        for n, (up, key) in enumerate(((first, keys[0]), (second, keys[1])))
+    ]
+    front = _front(tmp_path, channels, models=("sora_video2-landscape",))
+    try:
+        key = front.create_key()
+        with httpx.Client(base_url=front.base_url, timeout=30) as client:
+            video_id = _create(client, key, model="sora_video2-landscape")
+            deadline = time.monotonic() + 60
+            while not _upstream_videos(first, keys[0]):
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            first.kill()
+            done = wait_for(client, video_id, key, timeout=180)
+        assert done["status"] == "completed", done
+        assert [v["status"] for v in _upstream_videos(second, keys[1])] == ["completed"]
+    finally:
+        front.stop()
+        second.stop()
+        first.stop()
