@@ -86,6 +86,7 @@ def worker(
     from vidgate.store import migrate
     from vidgate.store.db import Database
     from vidgate.store.videos import VideoRepository
+    from vidgate.store.workers import WorkerRepository
     from vidgate.worker import Worker
 
     _logging()
@@ -108,6 +109,7 @@ def worker(
                 catalog,
                 build_engines(catalog_engines(catalog), settings),
                 worker_options(settings),
+                reports=WorkerRepository(db),
             ).run(stop)
         finally:
             await storage.close()
@@ -137,6 +139,41 @@ def models() -> None:
             f"{entry.name:32} {entry.engine:10} {','.join(entry.size_names):40} "
             f"{','.join(str(s) for s in entry.seconds)} s"
         )
+
+
+@app.command()
+def channels(data_dir: DataDir = None) -> None:
+    """Relay channel health as each live worker last reported it."""
+    import time
+
+    from vidgate.store.workers import WorkerRepository
+
+    settings = _settings(data_dir=data_dir)
+
+    async def read() -> list[dict[str, Any]]:
+        from vidgate.store import migrate
+        from vidgate.store.db import Database
+
+        await asyncio.to_thread(migrate.upgrade, settings.resolved_database_url)
+        db = Database(settings.resolved_database_url)
+        try:
+            return await WorkerRepository(db).recent(since=int(time.time()) - 60)
+        finally:
+            await db.close()
+
+    workers = asyncio.run(read())
+    rows = [(w["id"], c) for w in workers for c in w.get("channels", [])]
+    if not rows:
+        typer.echo("no relay channels reported by a live worker")
+        return
+    typer.echo(f"{'worker':20} {'channel':16} {'state':13} {'in flight':>9} {'ok':>6} "
+               f"{'failed':>6}  last error")
+    for worker_id, c in rows:
+        errors = c.get("recent_errors") or []
+        last = errors[-1]["message"][:60] if errors else ""
+        in_flight = f"{c['in_flight']}/{c['max_in_flight']}"
+        typer.echo(f"{worker_id:20} {c['name']:16} {c['state']:13} {in_flight:>9} "
+                   f"{c['succeeded']:>6} {c['failed']:>6}  {last}")
 
 
 @keys_app.command("create")

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
         default=None, description="HMAC key for video_url; default a random key kept in data_dir"
     )
     retention_seconds: int = Field(default=7 * 24 * 3600, ge=1)
+    admin_key: str | None = Field(
+        default=None, description="Bearer token of the /admin API; unset, the admin API is off"
+    )
 
     run_worker: bool = Field(default=True, description="Run a worker inside the API process")
     worker_concurrency: int = Field(default=1, ge=1)

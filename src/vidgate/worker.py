@@ -39,6 +39,7 @@ from vidgate.media import posters
 from vidgate.service import media_key, reference_key
 from vidgate.storage import ObjectNotFound, Storage
 from vidgate.store.videos import Claim, VideoRepository
+from vidgate.store.workers import WorkerRepository
 
 log = logging.getLogger("vidgate.worker")
 
@@ -52,6 +53,7 @@ class WorkerOptions:
     retention_seconds: int = 7 * 24 * 3600
     heartbeat_interval: float = 0.5
     housekeeping_interval: float = 60.0
+    report_interval: float = 5.0
 
 
 class _LeaseLost(Exception):
@@ -66,6 +68,8 @@ class Worker:
         catalog: Catalog,
         engines: Mapping[str, Engine],
         options: WorkerOptions = WorkerOptions(),
+        *,
+        reports: WorkerRepository | None = None,
     ) -> None:
         self.repo = repo
         self.storage = storage
@@ -73,6 +77,8 @@ class Worker:
         self.engines = dict(engines)
         self.options = options
         self.id = f"worker_{uuid.uuid4().hex[:12]}"
+        self.started_at = int(time.time())
+        self.reports = reports
         self._wake = asyncio.Event()
         self._running: dict[str, asyncio.Task[None]] = {}
         self._jobs: dict[str, _Job] = {}
@@ -268,8 +274,12 @@ class Worker:
     async def _heartbeat_loop(self) -> None:
         """Renew every lease this worker holds, record progress, stop lost jobs."""
         reported: dict[str, int] = {}
+        last_report = 0.0
         while True:
             await asyncio.sleep(self.options.heartbeat_interval)
+            if time.monotonic() - last_report >= self.options.report_interval:
+                last_report = time.monotonic()
+                await self._report()
             jobs = dict(self._jobs)
             if not jobs:
                 reported.clear()
@@ -295,6 +305,24 @@ class Worker:
                 if video_id not in held and video_id in self._jobs and not job.cancel.cancelled:
                     log.info("%s: %s was deleted or taken over; stopping it", self.id, video_id)
                     job.cancel.cancel()
+
+    async def _report(self) -> None:
+        """Tell operators what this worker runs and how its relay channels are doing."""
+        if self.reports is None:
+            return
+        channels = [
+            {"engine": name, **channel}
+            for name, engine in self.engines.items()
+            for channel in (engine.health() if hasattr(engine, "health") else [])
+        ]
+        report = {"engines": sorted(self.engines), "running": len(self._jobs),
+                  "channels": channels}  # fmt: skip
+        try:
+            await self.reports.report(
+                self.id, started_at=self.started_at, now=int(time.time()), report=report
+            )
+        except Exception:
+            log.exception("reporting the worker's state failed; will retry")
 
     async def _fail(self, video_id: str, code: str, message: str) -> None:
         try:
@@ -337,6 +365,9 @@ class Worker:
                 await task
             with contextlib.suppress(Exception):
                 await self.repo.release(video_id, self.id)
+        if self.reports is not None:
+            with contextlib.suppress(Exception):
+                await self.reports.forget(self.id)
         for engine in self.engines.values():
             close = getattr(engine, "close", None)
             if close is not None:

@@ -19,6 +19,7 @@ from tests.serverproc import VidgateProcess, free_port
 from vidgate.media.encode import probe
 
 FAST = {"poll_seconds": 0.2, "retries": 1, "timeout_seconds": 3}
+ADMIN_KEY = "admin-secret"
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +64,8 @@ def _front(tmp_path: Path, channels: list[dict[str, Any]], *, name: str = "front
     config = tmp_path / f"{name}.toml"
     config.write_text("\n".join(lines) + "\n")
     return VidgateProcess(tmp_path / name, env={"VIDGATE_CONFIG": str(config),
-                                                "VIDGATE_LEASE_SECONDS": "3"}).start()
+                                                "VIDGATE_LEASE_SECONDS": "3",
+                                                "VIDGATE_ADMIN_KEY": ADMIN_KEY}).start()
 
 
 def _upstream_videos(upstream: VidgateProcess, key: str) -> list[dict[str, Any]]:
@@ -189,8 +191,34 @@ def test_faults_fail_over_and_are_reported(
             (state,) = conn.execute("SELECT engine_state FROM videos WHERE id = ?",
                                     (video_id,)).fetchone()
         assert json.loads(state)["tried"] == ["error500", "garbage", "stall"]
+        _check_channel_health(front)
     finally:
         front.stop()
+
+
+def _check_channel_health(front: VidgateProcess) -> None:
+    """The operator sees which channels cool down, over the admin API and the CLI."""
+    url = f"{front.base_url}/admin/channels"
+    assert httpx.get(url).status_code == 401
+    assert httpx.get(url, headers=auth("not-the-admin-key")).status_code == 401
+    expected = {"error500": "cooling_down", "garbage": "cooling_down",
+                "stall": "cooling_down", "good": "in_rotation"}
+    deadline = time.monotonic() + 20
+    while True:  # workers report every 5 s: wait for the report after both jobs
+        channels = {c["name"]: c for c in httpx.get(url, headers=auth(ADMIN_KEY)).json()["data"]}
+        if channels.get("good", {}).get("succeeded") == 2:
+            break
+        assert time.monotonic() < deadline, channels
+        time.sleep(0.5)
+    assert {n: c["state"] for n, c in channels.items()} == expected
+    assert channels["good"]["in_flight"] == 0
+    assert "500" in channels["error500"]["recent_errors"][-1]["message"]
+    assert "not JSON" in channels["garbage"]["recent_errors"][-1]["message"]
+    assert "Timeout" in channels["stall"]["recent_errors"][-1]["message"]
+    cli = subprocess.run([sys.executable, "-m", "vidgate", "channels"], env=front.env,
+                         check=True, capture_output=True, text=True).stdout
+    lines = {line.split()[1]: line for line in cli.splitlines()[1:]}
+    assert "cooling_down" in lines["error500"] and "in_rotation" in lines["good"]
 
 
 def test_throttling_is_retried_and_upstream_failures_pass_through(

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import text
 
 from vidgate import __version__
-from vidgate.api import errors, files, models, videos
+from vidgate.api import admin, errors, files, models, videos
 from vidgate.api.body_limit import BodyLimit
 from vidgate.api.links import LinkSigner
 from vidgate.catalog import load_catalog
@@ -25,6 +25,7 @@ from vidgate.store import migrate
 from vidgate.store.db import Database
 from vidgate.store.keys import KeyRepository
 from vidgate.store.videos import VideoRepository
+from vidgate.store.workers import WorkerRepository
 from vidgate.worker import Worker, WorkerOptions
 
 log = logging.getLogger("vidgate")
@@ -50,9 +51,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 catalog,
                 build_engines(catalog_engines(catalog), settings),
                 worker_options(settings),
+                reports=WorkerRepository(db),
             )
         app.state.settings = settings
         app.state.db = db
+        app.state.workers = WorkerRepository(db)
         app.state.catalog = catalog
         app.state.keys = KeyService(KeyRepository(db))
         app.state.videos = VideoService(
@@ -89,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(videos.router, tags=["videos"])
     app.include_router(models.router, tags=["models"])
     app.include_router(files.router, tags=["files"])
+    app.include_router(admin.router, tags=["admin"])
 
     @app.get("/healthz", tags=["health"], summary="Health check")
     async def healthz(request: Request) -> JSONResponse:

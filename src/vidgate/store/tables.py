@@ -72,3 +72,13 @@ videos = Table(
     Index("ix_videos_queue", "status", "seq"),
     Index("ix_videos_owner_seq", "owner", "seq"),
 )
+
+workers = Table(
+    "workers",
+    metadata,
+    # Each worker's latest report: what operators see of channels they can't reach.
+    Column("id", String(64), primary_key=True),
+    Column("started_at", BigInteger, nullable=False),
+    Column("seen_at", BigInteger, nullable=False),
+    Column("report", Text, nullable=False),  # JSON
+)
