@@ -10,6 +10,8 @@ It speaks the OpenAI dialect under `/{mode}/v1`, and `mode` says how it misbehav
 - `garbage`: answers 200 with a body that is not JSON
 - `stall`: never answers within any sane timeout
 - `fail`: videos fail upstream with code `moderation_blocked`
+- `hold`: videos stay in progress (poll again in 5 s) until `POST /release`, then
+  complete at once, all sharing one rendered MP4 per size (for bench/relay_inflight.py)
 
 `GET /stats` tells what it received (creates per mode, idempotency keys).
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import tempfile
+import time
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -39,6 +42,7 @@ _polls: Counter[str] = Counter()
 _creates: Counter[str] = Counter()
 _throttled: set[str] = set()
 _files = Path(tempfile.mkdtemp(prefix="fakeupstream-"))
+_released: list[float] = []
 
 
 def _misbehave(mode: str) -> Response | None:
@@ -84,6 +88,13 @@ async def retrieve(request: Request) -> Response:
         return JSONResponse({"error": {"message": "no such video", "type": "invalid_request",
                                        "param": None, "code": None}}, status_code=404)
     _polls[video["id"]] += 1
+    if mode == "hold":
+        if not _released:
+            video |= {"status": "in_progress", "progress": 10}
+            return JSONResponse(video, headers={"openai-poll-after-ms": "5000"})
+        _render(video)
+        video |= {"status": "completed", "progress": 100}
+        return JSONResponse(video)
     if _polls[video["id"]] == 1:
         video |= {"status": "in_progress", "progress": 50}
     elif video["status"] == "in_progress":
@@ -98,10 +109,15 @@ async def retrieve(request: Request) -> Response:
 
 def _render(video: dict[str, Any]) -> None:
     width, height = (int(v) for v in video["size"].split("x"))
-    fps = 2
-    with Mp4Writer(_files / f"{video['id']}.mp4", width, height, fps=fps) as writer:
-        for n in range(int(video["seconds"]) * fps):
-            writer.write(np.full((height, width, 3), (n * 30) % 255, np.uint8))
+    shared = _files / f"{video['size']}-{video['seconds']}.mp4"
+    if not shared.exists():
+        fps = 2
+        with Mp4Writer(shared, width, height, fps=fps) as writer:
+            for n in range(int(video["seconds"]) * fps):
+                writer.write(np.full((height, width, 3), (n * 30) % 255, np.uint8))
+    target = _files / f"{video['id']}.mp4"
+    if not target.exists():
+        target.hardlink_to(shared)
 
 
 async def content(request: Request) -> Response:
@@ -119,11 +135,19 @@ async def delete(request: Request) -> Response:
 
 
 async def stats(_: Request) -> Response:
-    return JSONResponse({"creates": dict(_creates), "keys": sorted(_by_key)})
+    return JSONResponse({"creates": dict(_creates), "keys": sorted(_by_key),
+                         "polls": sum(_polls.values())})
+
+
+async def release(_: Request) -> Response:
+    """`hold` videos complete from now on."""
+    _released.append(time.time())
+    return JSONResponse({"released_at": _released[0]})
 
 
 app = Starlette(routes=[
     Route("/stats", stats),
+    Route("/release", release, methods=["POST"]),
     Route("/{mode}/v1/videos", create, methods=["POST"]),
     Route("/{mode}/v1/videos/{video_id}", retrieve, methods=["GET"]),
     Route("/{mode}/v1/videos/{video_id}", delete, methods=["DELETE"]),
