@@ -16,7 +16,7 @@ from vidgate import __version__
 from vidgate.api import admin, errors, files, models, videos
 from vidgate.api.body_limit import BodyLimit
 from vidgate.api.links import LinkSigner
-from vidgate.catalog import load_catalog
+from vidgate.catalog import Catalog, load_catalog
 from vidgate.config import Settings
 from vidgate.engines import Engine, build_engine
 from vidgate.service import KeyService, Limits, VideoService
@@ -135,10 +135,8 @@ def worker_options(settings: Settings) -> WorkerOptions:
     )
 
 
-def catalog_engines(catalog: object) -> set[str]:
-    from vidgate.catalog import Catalog
-
-    assert isinstance(catalog, Catalog)
+def catalog_engines(catalog: Catalog) -> set[str]:
+    """The engines the catalog's entries name: the ones a worker needs."""
     return {entry.engine for entry in catalog.entries}
 
 

@@ -171,7 +171,7 @@ class RelayEngine:
         )
         if model is None:
             raise _Failover(f"channel {channel.name} does not serve {request.model}")
-        reference = request.reference or self._source_frame(request)
+        reference = request.reference or await asyncio.to_thread(self._source_frame, request)
         return await self._with_retries(
             channel,
             lambda: channel.client.create(
