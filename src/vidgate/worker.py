@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from vidgate.catalog import Catalog
 from vidgate.domain import NotFound, Variant
 from vidgate.engines import (
@@ -202,6 +204,14 @@ class Worker:
         except GenerationFailed as exc:
             await self._discard(prefix)
             await self._fail(video.id, exc.code, str(exc))
+        except SQLAlchemyError as exc:
+            # The database, not the video, is in trouble: give the job back for another
+            # try (an engine that saved its state resumes) instead of failing it.
+            log.warning("%s: %s hit a database error; handing it back: %s",
+                        self.id, video.id, exc)
+            await self._discard(prefix)
+            with contextlib.suppress(Exception):
+                await self.repo.release(video.id, self.id)
         except Exception as exc:
             log.exception("%s: %s failed", self.id, video.id)
             await self._discard(prefix)

@@ -3,11 +3,15 @@
 The one place where the two differ: SQLite has no row locks, so a write transaction takes
 the database's write lock up front (`BEGIN IMMEDIATE`). Then a claim's read and its
 update can't interleave with another process's claim, and a busy writer waits (busy
-timeout) instead of failing with "database is locked" halfway through.
+timeout) instead of failing with "database is locked" halfway through. Within one
+process, SQLite writers also queue on an asyncio lock: SQLite runs one writer at a time
+anyway, and a thousand coroutines (a relay worker's jobs) contending for it through the
+connection pool and SQLite's busy handler timed out, where a queue simply takes turns.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -34,6 +38,7 @@ class Database:
         if self.is_sqlite:
             _take_sqlite_transactions_in_hand(self.engine)
         self._writer = self.engine.execution_options(**{_WRITE: True})
+        self._write_turn = asyncio.Lock() if self.is_sqlite else None
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
@@ -44,7 +49,11 @@ class Database:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """A transaction that writes; on SQLite it holds the write lock from the start."""
-        async with self._writer.begin() as conn:
+        if self._write_turn is None:
+            async with self._writer.begin() as conn:
+                yield conn
+            return
+        async with self._write_turn, self._writer.begin() as conn:
             yield conn
 
     async def close(self) -> None:
