@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from vidgate.engines.base import (
     CancelToken,
@@ -45,6 +45,7 @@ from vidgate.media.encode import probe
 from vidgate.media.posters import first_frame
 
 log = logging.getLogger("vidgate.relay")
+T = TypeVar("T")
 
 _DOWNLOAD_SHARE = 0.95  # of our progress bar: the rest is the copy into our storage
 _MAX_BACKOFF = 30.0
@@ -189,11 +190,11 @@ class RelayEngine:
         first_frame(request.source_video).save(path)
         return path
 
-    async def _with_retries(self, channel: Channel, call: Any) -> UpstreamVideo:
+    async def _with_retries(self, channel: Channel, call: Callable[[], Awaitable[T]]) -> T:
+        """`call()`, retried with backoff on faults; a refusal or the last fault fails over."""
         for attempt in range(channel.config.retries + 1):
             try:
-                video: UpstreamVideo = await call()
-                return video
+                return await call()
             except UpstreamRefused as exc:
                 channel.record_failure(str(exc))
                 raise _Failover(str(exc)) from None
@@ -246,18 +247,7 @@ class RelayEngine:
     async def _download(
         self, channel: Channel, request: GenerationRequest, video: UpstreamVideo
     ) -> None:
-        for attempt in range(channel.config.retries + 1):
-            try:
-                await channel.client.download(video, request.output)
-                break
-            except UpstreamRefused as exc:
-                channel.record_failure(str(exc))
-                raise _Failover(str(exc)) from None
-            except UpstreamUnavailable as exc:
-                if attempt == channel.config.retries:
-                    channel.record_failure(str(exc))
-                    raise _Failover(str(exc)) from None
-                await asyncio.sleep(_backoff(attempt, exc.retry_after))
+        await self._with_retries(channel, lambda: channel.client.download(video, request.output))
         try:
             info = await asyncio.to_thread(probe, request.output)
         except Exception as exc:
