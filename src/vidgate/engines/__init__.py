@@ -36,6 +36,10 @@ def build_engine(name: str, *, channels: Iterable[Mapping[str, Any]] = ()) -> En
         from vidgate.engines.preview import PreviewEngine
 
         return PreviewEngine()
+    if name == "diffusers":
+        from vidgate.engines.diffusers import DiffusersEngine
+
+        return DiffusersEngine()  # ImportError without `pip install vidgate[local]`
     if name == "relay":
         from vidgate.engines.channels import channel_from_table
         from vidgate.engines.relay import RelayEngine
