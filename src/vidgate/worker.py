@@ -84,6 +84,7 @@ class Worker:
         self._wake = asyncio.Event()
         self._running: dict[str, asyncio.Task[None]] = {}
         self._jobs: dict[str, _Job] = {}
+        self._busy: collections.Counter[str] = collections.Counter()  # jobs per engine
 
     def wake(self) -> None:
         """Look for work now rather than at the next poll (a job was just queued)."""
@@ -103,7 +104,8 @@ class Worker:
                 await self._fill_slots()
                 wake = asyncio.ensure_future(self._wake.wait())
                 halt = asyncio.ensure_future(stop.wait())
-                waiters: set[asyncio.Future[Any]] = {wake, halt, *self._running.values()}
+                # A finished job sets _wake too (see _forget): a slot is free to fill.
+                waiters: set[asyncio.Future[Any]] = {wake, halt}
                 await asyncio.wait(
                     waiters, timeout=self.options.poll_interval, return_when=asyncio.FIRST_COMPLETED
                 )
@@ -134,8 +136,7 @@ class Worker:
 
     async def _fill_slots(self) -> None:
         while True:
-            busy = collections.Counter(job.engine for job in self._jobs.values())
-            free = [name for name in self.engines if busy[name] < self._capacity(name)]
+            free = [name for name in self.engines if self._busy[name] < self._capacity(name)]
             if not free:
                 return
             claim = await self._claim(free)
@@ -143,13 +144,17 @@ class Worker:
                 return
             video_id = claim.video.id
             self._jobs[video_id] = _Job(claim.video.engine, CancelToken(), _Progress())
+            self._busy[claim.video.engine] += 1
             task = asyncio.create_task(self._run_job(claim), name=video_id)
             self._running[video_id] = task
             task.add_done_callback(functools.partial(self._forget, video_id))
 
     def _forget(self, video_id: str, _: asyncio.Task[None]) -> None:
         self._running.pop(video_id, None)
-        self._jobs.pop(video_id, None)
+        job = self._jobs.pop(video_id, None)
+        if job is not None:
+            self._busy[job.engine] -= 1
+        self._wake.set()
 
     async def _claim(self, engines: list[str]) -> Claim | None:
         try:
