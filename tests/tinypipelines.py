@@ -32,7 +32,7 @@ _WORDS = (
     "dance dancing run running walk walking fly flying swim swimming jump jumping "
     "video scene camera shot close up wide view motion night day light shadow "
     "blurry worst quality low static ugly negative"
-).split()
+)
 _CHARS = "abcdefghijklmnopqrstuvwxyz0123456789.,!?'\"-:;()"
 
 # Vocabulary size given to the tiny text encoders; larger than any tokenizer built here.
@@ -54,7 +54,7 @@ def _unigram_tokenizer() -> Any:
             vocab.append((piece, score))
 
     add("\u2581", -4.0)
-    for word in _WORDS:
+    for word in _WORDS.split():
         add("\u2581" + word, -5.0)
     for ch in _CHARS + _CHARS.upper():
         add("\u2581" + ch, -9.0)
@@ -75,6 +75,38 @@ def _unigram_tokenizer() -> Any:
         unk_token="<unk>",
         model_max_length=512,
         padding_side="right",
+    )
+
+
+# Qwen2-style ChatML template; HunyuanVideo 1.5 calls tokenizer.apply_chat_template.
+_CHATML = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
+    "{{ message['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def _bytelevel_tokenizer() -> Any:
+    """A Qwen2-style byte-level BPE tokenizer (256 byte symbols, no merges, ChatML specials)."""
+    from tokenizers import Tokenizer, decoders, pre_tokenizers
+    from tokenizers.models import BPE
+    from transformers import PreTrainedTokenizerFast
+
+    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
+    vocab = {symbol: i for i, symbol in enumerate(alphabet)}
+    tok = Tokenizer(BPE(vocab=vocab, merges=[]))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    tok.decoder = decoders.ByteLevel()
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        unk_token="<|endoftext|>",
+        additional_special_tokens=specials[1:],
+        model_max_length=4096,
+        padding_side="right",
+        chat_template=_CHATML,
     )
 
 
@@ -236,13 +268,272 @@ def build_wan(directory: Path) -> dict[str, Any]:
         "WanImageToVideoPipeline",
         (4, 1),
         16,
-        [(32, 32, 9)],
+        [(32, 32, 9), (48, 32, 13)],
         i2v_dir=i2v_dir,
+    )
+
+
+def build_ltx(directory: Path) -> dict[str, Any]:
+    """LTX-Video 0.9: one directory serves both LTXPipeline and LTXImageToVideoPipeline."""
+    from diffusers import (
+        AutoencoderKLLTXVideo,
+        FlowMatchEulerDiscreteScheduler,
+        LTXPipeline,
+        LTXVideoTransformer3DModel,
+    )
+
+    torch.manual_seed(0)
+    transformer = LTXVideoTransformer3DModel(
+        in_channels=8,
+        out_channels=8,
+        patch_size=1,
+        patch_size_t=1,
+        num_attention_heads=4,
+        attention_head_dim=8,
+        cross_attention_dim=32,
+        num_layers=1,
+        caption_channels=32,
+    ).eval()
+    torch.manual_seed(0)
+    vae = AutoencoderKLLTXVideo(
+        in_channels=3,
+        out_channels=3,
+        latent_channels=8,
+        block_out_channels=(8, 8, 8, 8),
+        decoder_block_out_channels=(8, 8, 8, 8),
+        layers_per_block=(1, 1, 1, 1, 1),
+        decoder_layers_per_block=(1, 1, 1, 1, 1),
+        spatio_temporal_scaling=(True, True, False, False),
+        decoder_spatio_temporal_scaling=(True, True, False, False),
+        decoder_inject_noise=(False, False, False, False, False),
+        upsample_residual=(False, False, False, False),
+        upsample_factor=(1, 1, 1, 1),
+        timestep_conditioning=False,
+        patch_size=1,
+        patch_size_t=1,
+        encoder_causal=True,
+        decoder_causal=False,
+    ).eval()
+    LTXPipeline(
+        scheduler=FlowMatchEulerDiscreteScheduler(),
+        vae=vae,
+        text_encoder=_t5_encoder(),
+        tokenizer=_unigram_tokenizer(),
+        transformer=transformer,
+    ).save_pretrained(directory)
+    works = [(32, 32, 9), (64, 32, 17)]
+    return _info(directory, "LTXPipeline", "LTXImageToVideoPipeline", (8, 1), 32, works)
+
+
+def _cogvideox_transformer(i2v: bool) -> Any:
+    """Tiny CogVideoX transformer; I2V takes 8 channels (noise + image latents) and uses RoPE.
+
+    max_text_seq_length stays at the pipelines' default max_sequence_length (226): the text
+    tokens are part of the positional-embedding sequence, so they must match.
+    No learned positional embeddings (CogVideoX-5b-I2V has them), so any size works.
+    """
+    from diffusers import CogVideoXTransformer3DModel
+
+    torch.manual_seed(0)
+    extra: dict[str, Any] = {"use_rotary_positional_embeddings": True} if i2v else {}
+    return CogVideoXTransformer3DModel(
+        num_attention_heads=2 if i2v else 4,
+        attention_head_dim=16 if i2v else 8,
+        in_channels=8 if i2v else 4,
+        out_channels=4,
+        time_embed_dim=2,
+        text_embed_dim=32,
+        num_layers=1,
+        sample_width=2,
+        sample_height=2,
+        sample_frames=9,
+        patch_size=2,
+        temporal_compression_ratio=4,
+        max_text_seq_length=226,
+        **extra,
+    ).eval()
+
+
+def build_cogvideox(directory: Path) -> dict[str, Any]:
+    """CogVideoX: T2V at `directory`, I2V (8-channel transformer) at `directory/i2v`."""
+    from diffusers import (
+        AutoencoderKLCogVideoX,
+        CogVideoXImageToVideoPipeline,
+        CogVideoXPipeline,
+        DDIMScheduler,
+    )
+
+    torch.manual_seed(0)
+    vae = AutoencoderKLCogVideoX(
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("CogVideoXDownBlock3D",) * 4,
+        up_block_types=("CogVideoXUpBlock3D",) * 4,
+        block_out_channels=(8, 8, 8, 8),
+        latent_channels=4,
+        layers_per_block=1,
+        norm_num_groups=2,
+        temporal_compression_ratio=4,
+    ).eval()
+    tokenizer, text_encoder = _unigram_tokenizer(), _t5_encoder()
+    CogVideoXPipeline(
+        tokenizer=tokenizer,
+        text_encoder=text_encoder,
+        vae=vae,
+        transformer=_cogvideox_transformer(i2v=False),
+        scheduler=DDIMScheduler(),
+    ).save_pretrained(directory)
+    i2v_dir = directory / "i2v"
+    CogVideoXImageToVideoPipeline(
+        tokenizer=tokenizer,
+        text_encoder=text_encoder,
+        vae=vae,
+        transformer=_cogvideox_transformer(i2v=True),
+        scheduler=DDIMScheduler(),
+    ).save_pretrained(i2v_dir)
+    # Frames: latents are (n - 1) // 4 + 1, but the VAE decodes an even latent count to 4 * n
+    # frames, so only 8k + 1 round-trips exactly (13 -> 16, 5 -> 8).
+    return _info(
+        directory,
+        "CogVideoXPipeline",
+        "CogVideoXImageToVideoPipeline",
+        (8, 1),
+        16,
+        [(32, 32, 9), (48, 32, 17)],
+        i2v_dir=i2v_dir,
+    )
+
+
+def build_wan22_ti2v(directory: Path) -> dict[str, Any]:
+    """Wan 2.2 TI2V-5B style (z_dim 48 VAE, expand_timesteps): one dir for T2V and I2V."""
+    from diffusers import UniPCMultistepScheduler, WanImageToVideoPipeline
+
+    # Saved as WanImageToVideoPipeline with no image encoder, like the real TI2V-5B repo;
+    # WanPipeline loads the same directory (image_encoder/image_processor stay None).
+    WanImageToVideoPipeline(
+        tokenizer=_unigram_tokenizer(),
+        text_encoder=_umt5_encoder(),
+        vae=_wan_vae(wan22=True),
+        scheduler=UniPCMultistepScheduler(
+            prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=5.0
+        ),
+        image_processor=None,
+        image_encoder=None,
+        transformer=_wan_transformer(48, 48),
+        expand_timesteps=True,
+    ).save_pretrained(directory)
+    works = [(32, 32, 9), (64, 32, 13)]
+    return _info(directory, "WanPipeline", "WanImageToVideoPipeline", (4, 1), 32, works)
+
+
+def build_hunyuan15(directory: Path) -> dict[str, Any]:
+    """HunyuanVideo 1.5: one dir (with SigLIP) serves both the T2V and the I2V pipeline."""
+    from diffusers import (
+        AutoencoderKLHunyuanVideo15,
+        FlowMatchEulerDiscreteScheduler,
+        HunyuanVideo15ImageToVideoPipeline,
+        HunyuanVideo15Transformer3DModel,
+    )
+    from diffusers.guiders import ClassifierFreeGuidance
+    from transformers import (
+        ByT5Tokenizer,
+        Qwen2_5_VLTextConfig,
+        Qwen2_5_VLTextModel,
+        SiglipVisionConfig,
+        SiglipVisionModel,
+    )
+
+    try:  # transformers 5 without torchvision: the PIL backend, same as the fallback
+        from transformers import SiglipImageProcessorPil as SiglipProcessor
+    except ImportError:
+        from transformers import SiglipImageProcessor as SiglipProcessor
+
+    torch.manual_seed(0)
+    transformer = HunyuanVideo15Transformer3DModel(
+        in_channels=9,  # latents + image-condition latents + mask
+        out_channels=4,
+        num_attention_heads=2,
+        attention_head_dim=8,
+        num_layers=1,
+        num_refiner_layers=1,
+        mlp_ratio=2.0,
+        patch_size=1,
+        patch_size_t=1,
+        text_embed_dim=16,
+        text_embed_2_dim=32,
+        image_embed_dim=12,
+        rope_axes_dim=(2, 2, 4),
+        target_size=32,
+        task_type="i2v",
+    ).eval()
+    torch.manual_seed(0)
+    vae = AutoencoderKLHunyuanVideo15(
+        in_channels=3,
+        out_channels=3,
+        latent_channels=4,
+        block_out_channels=(8, 8, 8, 8, 8),
+        layers_per_block=1,
+        spatial_compression_ratio=16,
+        temporal_compression_ratio=4,
+        downsample_match_channel=False,
+        upsample_match_channel=False,
+    ).eval()
+    tokenizer = _bytelevel_tokenizer()
+    torch.manual_seed(0)
+    text_encoder = Qwen2_5_VLTextModel(
+        Qwen2_5_VLTextConfig(
+            vocab_size=len(tokenizer) + 16,
+            hidden_size=16,
+            intermediate_size=16,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            num_key_value_heads=2,
+            rope_scaling={"mrope_section": [1, 1, 2], "rope_type": "default", "type": "default"},
+            rope_theta=1000000.0,
+            bos_token_id=tokenizer.convert_tokens_to_ids("<|endoftext|>"),
+            eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>"),
+            pad_token_id=tokenizer.convert_tokens_to_ids("<|endoftext|>"),
+        )
+    ).eval()
+    torch.manual_seed(0)
+    image_encoder = SiglipVisionModel(
+        SiglipVisionConfig(
+            hidden_size=12,
+            intermediate_size=16,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            image_size=16,
+            patch_size=4,
+        )
+    ).eval()
+    HunyuanVideo15ImageToVideoPipeline(
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        transformer=transformer,
+        vae=vae,
+        scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0),
+        text_encoder_2=_t5_encoder(),
+        tokenizer_2=ByT5Tokenizer(),
+        guider=ClassifierFreeGuidance(guidance_scale=6.0),
+        image_encoder=image_encoder,
+        feature_extractor=SiglipProcessor(size={"height": 16, "width": 16}),
+    ).save_pretrained(directory)
+    return _info(
+        directory,
+        "HunyuanVideo15Pipeline",
+        "HunyuanVideo15ImageToVideoPipeline",
+        (4, 1),
+        16,
+        [(32, 32, 9), (48, 32, 13)],
     )
 
 
 FAMILIES: dict[str, Callable[[Path], dict[str, Any]]] = {
     "wan": build_wan,
+    "ltx": build_ltx,
+    "cogvideox": build_cogvideox,
+    "wan22-ti2v": build_wan22_ti2v,
+    "hunyuan15": build_hunyuan15,
 }
 
 
@@ -253,14 +544,22 @@ def build(family: str, directory: Path) -> dict[str, Any]:
     return FAMILIES[family](directory)
 
 
-def _run(cls_name: str, path: Path, size: tuple[int, int, int], image: Any, stop_at: int | None) -> Any:
-    """Load `cls_name` fresh from `path`, run 2-3 steps and print what came out."""
+def _run(
+    cls_name: str, path: Path, size: tuple[int, int, int], image: Any, stop_at: int | None
+) -> list[int]:
+    """Load `cls_name` fresh from `path`, run 2 steps (3 if interrupting), print the output.
+
+    Steps are recorded by `callback_on_step_end`, or, for pipelines without it (HunyuanVideo
+    1.5), by wrapping `scheduler.step`; either sets `pipe._interrupt` at step `stop_at`.
+    """
+    import inspect
+
     import diffusers
     import numpy as np
 
-    cls = getattr(diffusers, cls_name)
-    pipe = cls.from_pretrained(path)
+    pipe = getattr(diffusers, cls_name).from_pretrained(path)
     pipe.set_progress_bar_config(disable=True)
+    params = inspect.signature(pipe.__call__).parameters
     steps: list[int] = []
 
     def on_step(p: Any, i: int, t: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -273,23 +572,36 @@ def _run(cls_name: str, path: Path, size: tuple[int, int, int], image: Any, stop
     kwargs: dict[str, Any] = {
         "prompt": "a cat dancing on the beach",
         "negative_prompt": "blurry",
-        "width": width,
-        "height": height,
         "num_frames": frames,
         "num_inference_steps": 2 if stop_at is None else 3,
         "output_type": "np",
-        "callback_on_step_end": on_step,
         "generator": torch.Generator().manual_seed(0),
     }
+    if "width" in params:
+        kwargs.update(width=width, height=height)
     if image is not None:
         kwargs["image"] = image
+    hook = "callback_on_step_end"
+    if hook in params:
+        kwargs[hook] = on_step
+    else:
+        hook = "scheduler.step"
+        step = pipe.scheduler.step
+
+        def counted(*args: Any, **kw: Any) -> Any:
+            out = step(*args, **kw)
+            on_step(pipe, len(steps), None, {})
+            return out
+
+        pipe.scheduler.step = counted
     start = time.perf_counter()
     out = pipe(**kwargs).frames
     took = time.perf_counter() - start
     arr = np.asarray(out)
     print(
         f"  {cls_name:34s} {width}x{height}x{frames} stop_at={stop_at} -> shape={arr.shape} "
-        f"dtype={arr.dtype} range=[{arr.min():.3f}, {arr.max():.3f}] steps={steps} {took:.2f}s"
+        f"dtype={arr.dtype} range=[{arr.min():.3f}, {arr.max():.3f}] steps={steps} via {hook} "
+        f"{took:.2f}s"
     )
     return steps
 
@@ -302,15 +614,15 @@ def _verify(family: str) -> None:
         start = time.perf_counter()
         info = build(family, Path(tmp))
         print(f"{family}: built in {time.perf_counter() - start:.2f}s: {info}")
-        size = info["works"][0]
-        _run(info["t2v"], info["t2v_dir"], size, None, None)
-        steps = _run(info["t2v"], info["t2v_dir"], size, None, 0)
-        print(f"  t2v interrupt honoured: {steps == [0]}")
+        kinds = [("t2v", None)]
         if info["i2v"]:
-            image = Image.new("RGB", (size[0], size[1]), (200, 80, 40))
-            _run(info["i2v"], info["i2v_dir"], size, image, None)
-            steps = _run(info["i2v"], info["i2v_dir"], size, image, 0)
-            print(f"  i2v interrupt honoured: {steps == [0]}")
+            kinds.append(("i2v", "image"))
+        for kind, needs_image in kinds:
+            for size in info["works"]:
+                image = Image.new("RGB", size[:2], (200, 80, 40)) if needs_image else None
+                _run(info[kind], info[f"{kind}_dir"], size, image, None)
+            steps = _run(info[kind], info[f"{kind}_dir"], info["works"][0], image, 0)
+            print(f"  {kind} interrupt honoured: {steps == [0]}")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ torch and diffusers are imported only here, and only when the engine is built:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import threading
@@ -165,6 +166,7 @@ def _load(options: DiffusersOptions) -> tuple[Any, Any | None]:
     dtype = getattr(torch, options.dtype, None)
     if not isinstance(dtype, torch.dtype):
         raise GenerationFailed(f"Unknown dtype {options.dtype!r}.", code="engine_misconfigured")
+
     def pipeline_class(name: str) -> Any:
         cls = getattr(diffusers, name, None)
         if cls is None:
@@ -178,18 +180,22 @@ def _load(options: DiffusersOptions) -> tuple[Any, Any | None]:
              options.device)  # fmt: skip
     try:
         t2v = t2v_cls.from_pretrained(options.weights, torch_dtype=dtype)
+        _place(t2v, options)
         i2v = None
-        if i2v_cls is not None:
-            i2v = (i2v_cls.from_pretrained(options.i2v_weights, torch_dtype=dtype)
-                   if options.i2v_weights else i2v_cls.from_pipe(t2v))  # fmt: skip
+        if i2v_cls is not None and not options.i2v_weights:
+            # The same checkpoint: share the loaded modules instead of a second copy,
+            # unless the i2v pipeline needs modules t2v lacks (an image encoder).
+            with contextlib.suppress(ValueError, TypeError):
+                i2v = i2v_cls.from_pipe(t2v)
+        if i2v_cls is not None and i2v is None:
+            i2v = i2v_cls.from_pretrained(options.i2v_weights or options.weights,
+                                          torch_dtype=dtype)  # fmt: skip
+            _place(i2v, options)
     except (OSError, ValueError, TypeError, KeyError) as exc:
         raise GenerationFailed(
             f"The model could not be loaded from {options.weights}: {exc}",
             code="model_unavailable",
         ) from None
-    for pipe in (t2v, i2v) if options.i2v_weights else (t2v,):
-        if pipe is not None:
-            _place(pipe, options)
     return t2v, i2v
 
 

@@ -1,0 +1,133 @@
+"""The diffusers engine as an operator runs it: tiny random pipelines built offline, saved
+with save_pretrained, named in a catalog entry, and driven over the HTTP API."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.helpers import auth, png_bytes, wait_for
+from tests.serverproc import VidgateProcess
+from vidgate.media.encode import probe
+
+try:
+    import diffusers  # noqa: F401
+    import torch  # noqa: F401
+
+    from tests import tinypipelines
+
+    FAMILIES = sorted(tinypipelines.FAMILIES)
+except ImportError as exc:  # pragma: no cover - depends on the install
+    if os.environ.get("CI"):
+        raise RuntimeError(f"the diffusers tests are required in CI: {exc}") from exc
+    pytest.skip(f"torch/diffusers not installed (make test installs them): {exc}",
+                allow_module_level=True)
+
+FPS = 8
+SIZES = ("96x64", "64x96")  # delivered sizes: not the native ones, so fitting is exercised
+
+
+def _entry(name: str, info: dict[str, Any], **extra: Any) -> list[str]:
+    width, height, frames = info["works"][0]
+    options: dict[str, Any] = {
+        "weights": str(info["t2v_dir"]), "t2v": info["t2v"],
+        "native": {"landscape": f"{width}x{height}", "portrait": f"{height}x{width}"},
+        "frames": frames, "fps": FPS, "steps": 2, "guidance": 1.0, "dtype": "float32",
+        "device": "cpu", **extra,
+    }  # fmt: skip
+    if info["i2v"]:
+        options["i2v"] = info["i2v"]
+        if info["i2v_dir"] != info["t2v_dir"]:
+            options["i2v_weights"] = str(info["i2v_dir"])
+    table = ", ".join(f'{k} = {_toml(v)}' for k, v in options.items())
+    return ["[[models]]", f'name = "{name}"', 'engine = "diffusers"',
+            f"sizes = {_toml(list(SIZES))}", "seconds = [1, 2, 3]", f"options = {{ {table} }}"]
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+@pytest.fixture(scope="module")
+def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[VidgateProcess,
+                                                                             dict[str, Any]]]:
+    models = tmp_path_factory.mktemp("models")
+    infos = {family: tinypipelines.build(family, models / family) for family in FAMILIES}
+    lines: list[str] = []
+    for family, info in infos.items():
+        lines += _entry(f"tiny-{family}", info)
+    lines += _entry("tiny-broken", {**infos[FAMILIES[0]], "t2v_dir": models / "missing"})
+    config = tmp_path_factory.mktemp("config") / "vidgate.toml"
+    config.write_text("\n".join(lines) + "\n")
+    server = VidgateProcess(tmp_path_factory.mktemp("local"), env={
+        "VIDGATE_CONFIG": str(config), "HF_HUB_OFFLINE": "1"}).start()
+    yield server, infos
+    server.stop()
+
+
+def _make(server: VidgateProcess, key: str, model: str, size: str, seconds: int,
+          reference: bytes | None = None) -> dict[str, Any]:
+    files: dict[str, Any] = {"model": (None, model), "prompt": (None, "a red boat on the sea"),
+                             "size": (None, size), "seconds": (None, str(seconds))}
+    if reference is not None:
+        files["input_reference"] = ("ref.png", reference, "image/png")
+    with httpx.Client(base_url=server.base_url, timeout=60) as client:
+        response = client.post("/v1/videos", headers=auth(key), files=files)
+        assert response.status_code == 200, response.text
+        return wait_for(client, response.json()["id"], key, timeout=600)
+
+
+def _check_mp4(done: dict[str, Any], tmp_path: Path, size: str, seconds: int) -> None:
+    assert done["status"] == "completed", done
+    mp4 = tmp_path / f"{done['id']}.mp4"
+    mp4.write_bytes(httpx.get(done["video_url"], timeout=60).content)
+    info = probe(mp4)
+    assert f"{info.width}x{info.height}" == size
+    assert info.frames == seconds * FPS
+    assert info.duration == pytest.approx(seconds, abs=0.01)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_text_to_video(local_server: tuple[VidgateProcess, dict[str, Any]], family: str,
+                       tmp_path: Path) -> None:
+    server, _ = local_server
+    key = server.create_key(family)
+    done = _make(server, key, f"tiny-{family}", "96x64", 1)
+    _check_mp4(done, tmp_path, "96x64", 1)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_image_to_video_chained_past_one_pass(
+    local_server: tuple[VidgateProcess, dict[str, Any]], family: str, tmp_path: Path
+) -> None:
+    """3 s at 8 fps is 24 frames; a 9-frame model makes them in three chained passes."""
+    server, infos = local_server
+    if not infos[family]["i2v"]:
+        pytest.skip(f"{family} has no image-to-video pipeline here")
+    key = server.create_key(family)
+    done = _make(server, key, f"tiny-{family}", "64x96", 3, reference=png_bytes(120, 90))
+    _check_mp4(done, tmp_path, "64x96", 3)
+
+
+def test_bad_weights_fail_the_job_and_the_worker_goes_on(
+    local_server: tuple[VidgateProcess, dict[str, Any]], tmp_path: Path
+) -> None:
+    server, _ = local_server
+    key = server.create_key("broken")
+    failed = _make(server, key, "tiny-broken", "96x64", 1)
+    assert failed["status"] == "failed"
+    assert failed["error"]["code"] == "model_unavailable"
+    assert "missing" in failed["error"]["message"]
+    done = _make(server, key, f"tiny-{FAMILIES[0]}", "96x64", 2)
+    _check_mp4(done, tmp_path, "96x64", 2)
