@@ -427,7 +427,11 @@ def build_wan22_ti2v(directory: Path) -> dict[str, Any]:
 
 
 def build_hunyuan15(directory: Path) -> dict[str, Any]:
-    """HunyuanVideo 1.5: one dir (with SigLIP) serves both the T2V and the I2V pipeline."""
+    """HunyuanVideo 1.5: one dir (with SigLIP) serves both the T2V and the I2V pipeline.
+
+    Neither pipeline takes `callback_on_step_end`; the I2V one takes no width/height either
+    (it buckets the image's aspect ratio around transformer.config.target_size, here 32).
+    """
     from diffusers import (
         AutoencoderKLHunyuanVideo15,
         FlowMatchEulerDiscreteScheduler,
@@ -621,7 +625,9 @@ def _verify(family: str) -> None:
             for size in info["works"]:
                 image = Image.new("RGB", size[:2], (200, 80, 40)) if needs_image else None
                 _run(info[kind], info[f"{kind}_dir"], size, image, None)
-            steps = _run(info[kind], info[f"{kind}_dir"], info["works"][0], image, 0)
+            size = info["works"][0]
+            image = Image.new("RGB", size[:2], (200, 80, 40)) if needs_image else None
+            steps = _run(info[kind], info[f"{kind}_dir"], size, image, 0)
             print(f"  {kind} interrupt honoured: {steps == [0]}")
 
 

@@ -4,6 +4,8 @@ with save_pretrained, named in a catalog entry, and driven over the HTTP API."""
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -68,6 +70,7 @@ def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Vid
     for family, info in infos.items():
         lines += _entry(f"tiny-{family}", info)
     lines += _entry("tiny-broken", {**infos[FAMILIES[0]], "t2v_dir": models / "missing"})
+    lines += _entry("tiny-slow", infos[FAMILIES[0]], steps=900)
     config = tmp_path_factory.mktemp("config") / "vidgate.toml"
     config.write_text("\n".join(lines) + "\n")
     server = VidgateProcess(tmp_path_factory.mktemp("local"), env={
@@ -131,3 +134,36 @@ def test_bad_weights_fail_the_job_and_the_worker_goes_on(
     assert "missing" in failed["error"]["message"]
     done = _make(server, key, f"tiny-{FAMILIES[0]}", "96x64", 2)
     _check_mp4(done, tmp_path, "96x64", 2)
+
+
+def test_progress_follows_the_steps_and_delete_stops_the_run(
+    local_server: tuple[VidgateProcess, dict[str, Any]],
+) -> None:
+    server, _ = local_server
+    key = server.create_key("slow")
+    with httpx.Client(base_url=server.base_url, timeout=60) as client:
+        created = client.post("/v1/videos", headers=auth(key), files={
+            "model": (None, "tiny-slow"), "prompt": (None, "slow"), "size": (None, "96x64"),
+            "seconds": (None, "1")}).json()
+        seen = []
+        deadline = time.monotonic() + 120
+        while not seen or seen[-1] < 2:  # 900 steps: a percent is 9 steps
+            body = client.get(f"/v1/videos/{created['id']}", headers=auth(key)).json()
+            assert body["status"] in ("queued", "in_progress"), body
+            seen.append(body["progress"])
+            assert time.monotonic() < deadline, seen
+            time.sleep(0.2)
+        assert seen == sorted(seen)
+        client.delete(f"/v1/videos/{created['id']}", headers=auth(key))
+    db = sqlite3.connect(server.data_dir / "vidgate.db")
+    deadline = time.monotonic() + 30
+    while True:
+        status, code, progress = db.execute(
+            "SELECT status, error_code, progress FROM videos WHERE id = ?",
+            (created["id"],)).fetchone()
+        if status == "failed":
+            break
+        assert time.monotonic() < deadline, "the run did not stop at the next step"
+        time.sleep(0.2)
+    db.close()
+    assert code == "cancelled" and progress < 50
