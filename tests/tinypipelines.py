@@ -542,7 +542,12 @@ FAMILIES: dict[str, Callable[[Path], dict[str, Any]]] = {
 
 
 def build(family: str, directory: Path) -> dict[str, Any]:
-    """Build the tiny `family` pipeline into `directory` and describe how to use it."""
+    """Build the tiny `family` pipeline into `directory` and describe how to use it.
+
+    Keys: t2v/i2v (diffusers class names, i2v may be None), frames_rule (m, r): frames = m*k + r,
+    size_multiple, works [(width, height, frames)] verified, t2v_dir/i2v_dir (Paths to pass to
+    from_pretrained; i2v_dir is `directory/i2v` when the I2V transformer differs).
+    """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     return FAMILIES[family](directory)
