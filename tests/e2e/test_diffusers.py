@@ -31,6 +31,9 @@ except ImportError as exc:  # pragma: no cover - depends on the install
                 allow_module_level=True)
 
 FPS = 8
+# One family with a step callback, one without (HunyuanVideo 1.5: steps counted at the
+# scheduler), for progress and cancellation.
+SLOW = ("cogvideox", "hunyuan15")
 SIZES = ("96x64", "64x96")  # delivered sizes: not the native ones, so fitting is exercised
 
 
@@ -70,7 +73,8 @@ def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Vid
     for family, info in infos.items():
         lines += _entry(f"tiny-{family}", info)
     lines += _entry("tiny-broken", {**infos[FAMILIES[0]], "t2v_dir": models / "missing"})
-    lines += _entry("tiny-slow", infos[FAMILIES[0]], steps=900)
+    for family in SLOW:
+        lines += _entry(f"tiny-slow-{family}", infos[family], steps=900)
     config = tmp_path_factory.mktemp("config") / "vidgate.toml"
     config.write_text("\n".join(lines) + "\n")
     server = VidgateProcess(tmp_path_factory.mktemp("local"), env={
@@ -136,15 +140,16 @@ def test_bad_weights_fail_the_job_and_the_worker_goes_on(
     _check_mp4(done, tmp_path, "96x64", 2)
 
 
+@pytest.mark.parametrize("family", SLOW)
 def test_progress_follows_the_steps_and_delete_stops_the_run(
-    local_server: tuple[VidgateProcess, dict[str, Any]],
+    local_server: tuple[VidgateProcess, dict[str, Any]], family: str
 ) -> None:
     server, _ = local_server
     key = server.create_key("slow")
     with httpx.Client(base_url=server.base_url, timeout=60) as client:
         created = client.post("/v1/videos", headers=auth(key), files={
-            "model": (None, "tiny-slow"), "prompt": (None, "slow"), "size": (None, "96x64"),
-            "seconds": (None, "1")}).json()
+            "model": (None, f"tiny-slow-{family}"), "prompt": (None, "slow"),
+            "size": (None, "96x64"), "seconds": (None, "1")}).json()
         seen = []
         deadline = time.monotonic() + 120
         while not seen or seen[-1] < 2:  # 900 steps: a percent is 9 steps

@@ -22,6 +22,7 @@ import contextlib
 import inspect
 import logging
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -79,13 +80,19 @@ class DiffusersEngine:
         generator.manual_seed(options.seed if options.seed is not None else _seed(request))
         frames: list[RGBFrame] = []
         try:
-            for index in range(passes):
-                image = start if index == 0 else Image.fromarray(frames[-1])
+            # Until there are enough frames, not a fixed number of passes: pipelines round
+            # num_frames to their own rule (LTX turns 8 into 5), so a pass may give fewer.
+            while len(frames) < total:
+                image = Image.fromarray(frames[-1]) if frames else start
                 pipe = t2v if image is None else i2v
                 clip = self._one_pass(pipe, options, request.prompt, image, width, height,
                                       generator, steps)  # fmt: skip
                 cancel.raise_if_cancelled()
-                frames.extend(clip if index == 0 else clip[1:])
+                new = clip[1:] if frames else clip
+                if not new:
+                    raise GenerationFailed("The model returned no new frames.",
+                                           code="invalid_output")  # fmt: skip
+                frames.extend(new)
         except torch.OutOfMemoryError:
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
@@ -129,7 +136,12 @@ class DiffusersEngine:
         if image is not None:
             kwargs["image"] = image
         accepted = inspect.signature(pipe.__call__).parameters
-        result = pipe(**{k: v for k, v in kwargs.items() if k in accepted and v is not None})
+        call = {k: v for k, v in kwargs.items() if k in accepted and v is not None}
+        if "callback_on_step_end" in accepted:
+            result = pipe(**call)
+        else:  # HunyuanVideo 1.5 has no step callback: count the scheduler's steps instead
+            with _counting_scheduler_steps(pipe, steps):
+                result = pipe(**call)
         video = np.asarray(result.frames[0])
         if video.dtype != np.uint8:
             if not np.isfinite(video).all():
@@ -243,6 +255,23 @@ class _StepCounter:
         if self.cancel.cancelled:
             pipe._interrupt = True  # the pipelines check it before each step
         return kwargs
+
+
+@contextlib.contextmanager
+def _counting_scheduler_steps(pipe: Any, steps: _StepCounter) -> Iterator[None]:
+    scheduler = pipe.scheduler
+    step = scheduler.step
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        result = step(*args, **kwargs)
+        steps.callback(pipe, 0, None, {})
+        return result
+
+    scheduler.step = counted  # an instance attribute, shadowing the method until removed
+    try:
+        yield
+    finally:
+        del scheduler.step
 
 
 def _seed(request: GenerationRequest) -> int:
