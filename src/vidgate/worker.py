@@ -277,8 +277,7 @@ class Worker:
     async def _store_files(self, mp4: Path, workdir: Path, prefix: str) -> None:
         thumbnail = workdir / Variant.THUMBNAIL.filename
         spritesheet = workdir / Variant.SPRITESHEET.filename
-        await asyncio.to_thread(posters.make_thumbnail, mp4, thumbnail)
-        await asyncio.to_thread(posters.make_spritesheet, mp4, spritesheet)
+        await asyncio.to_thread(posters.make_posters, mp4, thumbnail, spritesheet)
         for variant, path in (
             (Variant.VIDEO, mp4),
             (Variant.THUMBNAIL, thumbnail),
