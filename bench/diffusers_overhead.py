@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests import tinypipelines
 from vidgate.engines.base import CancelToken, GenerationRequest
-from vidgate.engines.diffusers import DiffusersEngine
+from vidgate.engines.diffusers import DiffusersEngine, call_pipeline
 from vidgate.engines.diffusers_options import parse
 
 FPS, SECONDS = 8, 2
@@ -54,13 +54,12 @@ def _direct(engine: DiffusersEngine, options: Mapping[str, Any]) -> float:
     t2v, i2v = engine._pipelines_for(parsed)
     width, height = parsed.native_size(96, 64)
     start = time.perf_counter()
-    frames = t2v(prompt="a red boat on the sea", height=height, width=width,
-                 num_frames=parsed.frames, num_inference_steps=parsed.steps,
-                 guidance_scale=parsed.guidance, output_type="pil").frames[0]
+    kwargs = {"prompt": "a red boat on the sea", "height": height, "width": width,
+              "num_frames": parsed.frames, "num_inference_steps": parsed.steps,
+              "guidance_scale": parsed.guidance, "frame_rate": parsed.fps, "output_type": "pil"}
+    frames = call_pipeline(t2v, **kwargs).frames[0]
     if i2v is not None:
-        i2v(image=frames[-1], prompt="a red boat on the sea", height=height, width=width,
-            num_frames=parsed.frames, num_inference_steps=parsed.steps,
-            guidance_scale=parsed.guidance, output_type="pil")
+        call_pipeline(i2v, image=frames[-1], **kwargs)
     return time.perf_counter() - start
 
 

@@ -135,13 +135,11 @@ class DiffusersEngine:
         }
         if image is not None:
             kwargs["image"] = image
-        accepted = inspect.signature(pipe.__call__).parameters
-        call = {k: v for k, v in kwargs.items() if k in accepted and v is not None}
-        if "callback_on_step_end" in accepted:
-            result = pipe(**call)
+        if "callback_on_step_end" in inspect.signature(pipe.__call__).parameters:
+            result = call_pipeline(pipe, **kwargs)
         else:  # HunyuanVideo 1.5 has no step callback: count the scheduler's steps instead
             with _counting_scheduler_steps(pipe, steps):
-                result = pipe(**call)
+                result = call_pipeline(pipe, **kwargs)
         video = np.asarray(result.frames[0])
         if video.dtype != np.uint8:
             if not np.isfinite(video).all():
@@ -191,7 +189,7 @@ def _load(options: DiffusersOptions) -> tuple[Any, Any | None]:
     log.info("loading %s from %s (%s on %s)", options.t2v, options.weights, options.dtype,
              options.device)  # fmt: skip
     try:
-        t2v = t2v_cls.from_pretrained(options.weights, torch_dtype=dtype)
+        t2v = t2v_cls.from_pretrained(options.weights, dtype=dtype)
         _place(t2v, options)
         i2v = None
         if i2v_cls is not None and not options.i2v_weights:
@@ -200,8 +198,7 @@ def _load(options: DiffusersOptions) -> tuple[Any, Any | None]:
             with contextlib.suppress(ValueError, TypeError):
                 i2v = i2v_cls.from_pipe(t2v)
         if i2v_cls is not None and i2v is None:
-            i2v = i2v_cls.from_pretrained(options.i2v_weights or options.weights,
-                                          torch_dtype=dtype)  # fmt: skip
+            i2v = i2v_cls.from_pretrained(options.i2v_weights or options.weights, dtype=dtype)
             _place(i2v, options)
     except (OSError, ValueError, TypeError, KeyError) as exc:
         raise GenerationFailed(
@@ -216,6 +213,7 @@ def _place(pipe: Any, options: DiffusersOptions) -> None:
     import diffusers
     import torch
 
+    pipe.set_progress_bar_config(disable=True)  # progress goes to the job, not to stderr
     transformer = getattr(pipe, "transformer", None)
     if options.fp8_layerwise and transformer is not None:
         transformer.enable_layerwise_casting(
@@ -255,6 +253,13 @@ class _StepCounter:
         if self.cancel.cancelled:
             pipe._interrupt = True  # the pipelines check it before each step
         return kwargs
+
+
+def call_pipeline(pipe: Any, **kwargs: Any) -> Any:
+    """Call a pipeline with the arguments it takes: families differ (LTX takes frame_rate,
+    HunyuanVideo 1.5 no guidance_scale), and a None means "the pipeline's default"."""
+    accepted = inspect.signature(pipe.__call__).parameters
+    return pipe(**{k: v for k, v in kwargs.items() if k in accepted and v is not None})
 
 
 @contextlib.contextmanager
