@@ -32,6 +32,8 @@ def _logging() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # httpx logs every request at INFO: a relay worker would log each upstream poll.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 @app.command()

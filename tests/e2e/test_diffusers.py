@@ -34,6 +34,26 @@ FPS = 8
 # One family with a step callback, one without (HunyuanVideo 1.5: steps counted at the
 # scheduler), for progress and cancellation.
 SLOW = ("cogvideox", "hunyuan15")
+OPTIONS: dict[str, dict[str, Any]] = {
+    "vae-tiling": {"vae_tiling": True},
+    "fp8": {"fp8_layerwise": True},
+    "first-block-cache": {"cache": {"type": "FirstBlockCacheConfig", "threshold": 0.2}},
+    "group-offload": {"offload": "group"},
+}
+
+
+def _poisoned(source: Path, target: Path) -> Path:
+    """A copy of a saved pipeline whose transformer weights are all NaN."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    shutil.copytree(source, target)
+    weights = target / "transformer" / "diffusion_pytorch_model.safetensors"
+    tensors = load_file(weights)
+    save_file({k: t.float().fill_(float("nan")).to(t.dtype) for k, t in tensors.items()},
+              weights)
+    return target
 SIZES = ("96x64", "64x96")  # delivered sizes: not the native ones, so fitting is exercised
 
 
@@ -75,6 +95,11 @@ def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Vid
     lines += _entry("tiny-broken", {**infos[FAMILIES[0]], "t2v_dir": models / "missing"})
     for family in SLOW:
         lines += _entry(f"tiny-slow-{family}", infos[family], steps=900)
+    # The memory/speed options that run on a CPU, each on its own entry.
+    for name, option in OPTIONS.items():
+        lines += _entry(f"tiny-{name}", infos["wan"], **option)
+    lines += _entry("tiny-nan", {**infos["wan"], "t2v_dir": _poisoned(infos["wan"]["t2v_dir"],
+                                                                      models / "nan")})
     config = tmp_path_factory.mktemp("config") / "vidgate.toml"
     config.write_text("\n".join(lines) + "\n")
     server = VidgateProcess(tmp_path_factory.mktemp("local"), env={
@@ -172,3 +197,21 @@ def test_progress_follows_the_steps_and_delete_stops_the_run(
         time.sleep(0.2)
     db.close()
     assert code == "cancelled" and progress < 50
+
+
+@pytest.mark.parametrize("option", sorted(OPTIONS))
+def test_memory_and_speed_options(local_server: tuple[VidgateProcess, dict[str, Any]],
+                                  option: str, tmp_path: Path) -> None:
+    server, _ = local_server
+    key = server.create_key(option)
+    done = _make(server, key, f"tiny-{option}", "96x64", 2)
+    _check_mp4(done, tmp_path, "96x64", 2)
+
+
+def test_nan_output_fails_the_job_clearly(
+    local_server: tuple[VidgateProcess, dict[str, Any]],
+) -> None:
+    server, _ = local_server
+    failed = _make(server, server.create_key("nan"), "tiny-nan", "96x64", 1)
+    assert failed["status"] == "failed"
+    assert failed["error"]["code"] == "invalid_output", failed["error"]

@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 
 _RETRYABLE = {408, 409, 425, 429}
+_CONNECTIONS = 64  # per upstream
 
 
 class UpstreamError(Exception):
@@ -68,8 +69,12 @@ class UpstreamClient:
             base_url=self.base_url,
             headers=headers,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+            limits=httpx.Limits(max_connections=_CONNECTIONS, max_keepalive_connections=32),
         )
+        # Requests wait for a connection here, not in httpcore's pool, whose queue costs
+        # O(waiting requests) per request: 1,500 jobs polling at once kept a worker at
+        # 93 % CPU without getting anywhere (bench/relay_inflight.py, N = 5,000).
+        self._turns = asyncio.Semaphore(_CONNECTIONS)
         # The seed's video_url is signed by the upstream: fetched without our key, which is
         # not for whoever hosts the file.
         self._links = httpx.AsyncClient(timeout=self._http.timeout)
@@ -121,7 +126,7 @@ class UpstreamClient:
         else:
             raise UpstreamUnavailable(f"upstream video {video.id} completed without video_url")
         try:
-            async with client.stream("GET", url, follow_redirects=True) as response:
+            async with self._turns, client.stream("GET", url, follow_redirects=True) as response:
                 _check(response, await _peek_error(response))
                 with out.open("wb") as file:
                     async for chunk in response.aiter_bytes(1024 * 1024):
@@ -135,7 +140,8 @@ class UpstreamClient:
 
     async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
-            response = await self._http.request(method, path, **kwargs)
+            async with self._turns:
+                response = await self._http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
             raise UpstreamUnavailable(f"{method} {path}: {_describe(exc)}") from exc
         _check(response, response.text if response.status_code >= 400 else "")
