@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -71,7 +72,9 @@ class RelayEngine:
         self, request: GenerationRequest, progress: ProgressFn, cancel: CancelToken
     ) -> None:
         state: dict[str, Any] = dict(request.state or {})
+        # Channels that failed this job, saved with the state: a resumed job skips them.
         tried: list[str] = list(state.get("tried", []))
+        state["tried"] = tried
         resumed = self.pool.channels.get(str(state.get("channel")))
         last_error = "no channel serves this model"
         if resumed is not None:
@@ -99,7 +102,6 @@ class RelayEngine:
             except _Failover as exc:
                 last_error = str(exc)
                 tried.append(channel.name)
-                state["tried"] = tried
                 log.warning("%s: channel %s failed (%s); failing over",
                             request.video_id, channel.name, exc)
         raise GenerationFailed(
@@ -214,6 +216,7 @@ class RelayEngine:
         cancel: CancelToken,
     ) -> None:
         faults = 0
+        started = time.monotonic()
         while True:
             if cancel.cancelled:
                 await self._cancel_upstream(channel, upstream_id)
@@ -242,7 +245,12 @@ class RelayEngine:
                 await self._download(channel, request, video)
                 channel.record_success()
                 return
-            await asyncio.sleep(video.poll_after or channel.config.poll_seconds)
+            # Never sooner than the upstream asks (openai-poll-after-ms) or poll_seconds;
+            # slower as the job ages (a sixth of its age, up to max_poll_seconds), so
+            # thousands of long jobs don't saturate the worker with polls.
+            config = channel.config
+            aged = min(config.max_poll_seconds, (time.monotonic() - started) / 6)
+            await asyncio.sleep(max(video.poll_after or 0.0, config.poll_seconds, aged))
 
     async def _download(
         self, channel: Channel, request: GenerationRequest, video: UpstreamVideo

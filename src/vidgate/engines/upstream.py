@@ -22,7 +22,6 @@ from typing import Any
 import httpx
 
 _RETRYABLE = {408, 409, 425, 429}
-_CONNECTIONS = 64  # per upstream
 
 
 class UpstreamError(Exception):
@@ -59,7 +58,13 @@ class UpstreamClient:
     """One upstream: its base URL (ending in /v1), key and dialect."""
 
     def __init__(
-        self, base_url: str, api_key: str | None, dialect: str, *, timeout: float = 30.0
+        self,
+        base_url: str,
+        api_key: str | None,
+        dialect: str,
+        *,
+        timeout: float = 30.0,
+        connections: int = 8,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.dialect = dialect
@@ -69,12 +74,12 @@ class UpstreamClient:
             base_url=self.base_url,
             headers=headers,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-            limits=httpx.Limits(max_connections=_CONNECTIONS, max_keepalive_connections=32),
+            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
         )
         # Requests wait for a connection here, not in httpcore's pool, whose queue costs
         # O(waiting requests) per request: 1,500 jobs polling at once kept a worker at
         # 93 % CPU without getting anywhere (bench/relay_inflight.py, N = 5,000).
-        self._turns = asyncio.Semaphore(_CONNECTIONS)
+        self._turns = asyncio.Semaphore(connections)
         # The seed's video_url is signed by the upstream: fetched without our key, which is
         # not for whoever hosts the file.
         self._links = httpx.AsyncClient(timeout=self._http.timeout)
