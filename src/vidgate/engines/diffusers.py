@@ -78,21 +78,31 @@ class DiffusersEngine:
         steps = _StepCounter(passes * options.steps, progress, cancel, 1 - _ENCODE_SHARE)
         generator = torch.Generator(device="cpu")
         generator.manual_seed(options.seed if options.seed is not None else _seed(request))
-        frames: list[RGBFrame] = []
+        if start is not None:
+            start = fit_to_size(start, width, height)
         try:
-            # Until there are enough frames, not a fixed number of passes: pipelines round
-            # num_frames to their own rule (LTX turns 8 into 5), so a pass may give fewer.
-            while len(frames) < total:
-                image = Image.fromarray(frames[-1]) if frames else start
-                pipe = t2v if image is None else i2v
-                clip = self._one_pass(pipe, options, request.prompt, image, width, height,
-                                      generator, steps)  # fmt: skip
-                cancel.raise_if_cancelled()
-                new = clip[1:] if frames else clip
-                if not new:
-                    raise GenerationFailed("The model returned no new frames.",
-                                           code="invalid_output")  # fmt: skip
-                frames.extend(new)
+            # Frames go to the encoder pass by pass: a 25 s clip at 720p held whole would
+            # be gigabytes. Passes continue until there are enough frames, not a fixed
+            # number: pipelines round num_frames to their own rule (LTX turns 8 into 5).
+            with Mp4Writer(request.output, request.width, request.height,
+                           fps=options.fps) as out:  # fmt: skip
+                written, last = 0, None
+                while written < total:
+                    image = start if last is None else fit_to_size(last, width, height)
+                    pipe = t2v if image is None else i2v
+                    clip = self._one_pass(pipe, options, request.prompt, image, width, height,
+                                          generator, steps)  # fmt: skip
+                    cancel.raise_if_cancelled()
+                    new = clip if last is None else clip[1:]
+                    if not new:
+                        raise GenerationFailed("The model returned no new frames.",
+                                               code="invalid_output")  # fmt: skip
+                    for frame in new[: total - written]:
+                        picture = fit_to_size(Image.fromarray(frame), request.width,
+                                              request.height)  # fmt: skip
+                        out.write(np.asarray(picture))
+                    written += len(new[: total - written])
+                    last = Image.fromarray(clip[-1])
         except torch.OutOfMemoryError:
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
@@ -101,11 +111,6 @@ class DiffusersEngine:
                 "offloading, VAE tiling or a smaller native size.",
                 code="out_of_memory",
             ) from None
-        with Mp4Writer(request.output, request.width, request.height, fps=options.fps) as out:
-            for frame in frames[:total]:
-                cancel.raise_if_cancelled()
-                out.write(np.asarray(fit_to_size(Image.fromarray(frame), request.width,
-                                                 request.height)))  # fmt: skip
         progress(1.0)
 
     def _one_pass(
