@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -75,29 +75,10 @@ class RelayEngine:
         # Channels that failed this job, saved with the state: a resumed job skips them.
         tried: list[str] = list(state.get("tried", []))
         state["tried"] = tried
-        resumed = self.pool.channels.get(str(state.get("channel")))
         last_error = "no channel serves this model"
-        if resumed is not None:
-            log.info("%s: resuming on channel %s", request.video_id, resumed.name)
+        for channel, how in self._plan(request, state, tried):
             try:
-                await self._run(resumed, request, state, progress, cancel, resume=True)
-                return
-            except _Failover as exc:
-                last_error = str(exc)
-                tried.append(resumed.name)
-        remix_on = self._remix_channel(request, tried)
-        if remix_on is not None:
-            try:
-                await self._run(remix_on, request, state, progress, cancel, remix=True)
-                return
-            except _Failover as exc:
-                last_error = str(exc)
-                tried.append(remix_on.name)
-        for channel in self.pool.candidates(
-            request.model, request.width, request.height, request.seconds, exclude=tried
-        ):
-            try:
-                await self._run(channel, request, state, progress, cancel)
+                await self._run(channel, request, state, progress, cancel, **how)
                 return
             except _Failover as exc:
                 last_error = str(exc)
@@ -107,6 +88,24 @@ class RelayEngine:
         raise GenerationFailed(
             f"No upstream could make this video: {last_error}", code="upstream_unavailable"
         )
+
+    def _plan(
+        self, request: GenerationRequest, state: Mapping[str, Any], tried: list[str]
+    ) -> Iterator[tuple[Channel, dict[str, bool]]]:
+        """The channels to try, in order; lazily, so each sees the failures before it.
+
+        The channel of an earlier attempt first (follow its upstream job), then the one
+        holding a remixed video (remix it there), then the rest by priority and weight.
+        """
+        resumed = self.pool.channels.get(str(state.get("channel")))
+        if resumed is not None:
+            log.info("%s: resuming on channel %s", request.video_id, resumed.name)
+            yield resumed, {"resume": True}
+        remix_on = self._remix_channel(request, tried)
+        if remix_on is not None:
+            yield remix_on, {"remix": True}
+        yield from ((channel, {}) for channel in self.pool.candidates(
+            request.model, request.width, request.height, request.seconds, exclude=tried))
 
     def health(self) -> list[dict[str, Any]]:
         """Each channel's state as this worker sees it."""
