@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     lease_seconds: float = Field(default=30.0, gt=0)
     max_attempts: int = Field(default=3, ge=1)
     poll_interval_seconds: float = Field(default=1.0, gt=0)
+    housekeeping_seconds: float = Field(
+        default=60.0, gt=0, description="How often a worker purges deleted and expired files"
+    )
 
     max_prompt_chars: int = 32000
     max_reference_bytes: int = 20 * 1024 * 1024

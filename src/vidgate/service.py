@@ -141,7 +141,9 @@ class VideoService:
         video = await self.repo.mark_deleted(video_id, owner, int(time.time()))
         if video is None:
             raise NotFound(f"No video found with id '{video_id}'.", param="video_id")
-        if video.status != VideoStatus.IN_PROGRESS:
+        # Files go at once, unless a worker must also tell the engine (a relayed video's
+        # upstream copy): then its housekeeping purges both.
+        if video.status != VideoStatus.IN_PROGRESS and video.engine_state is None:
             await self.storage.delete_prefix(f"videos/{video_id}/")
             await self.repo.mark_purged(video_id, int(time.time()))
         return video

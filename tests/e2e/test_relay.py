@@ -65,6 +65,7 @@ def _front(tmp_path: Path, channels: list[dict[str, Any]], *, name: str = "front
     config.write_text("\n".join(lines) + "\n")
     return VidgateProcess(tmp_path / name, env={"VIDGATE_CONFIG": str(config),
                                                 "VIDGATE_LEASE_SECONDS": "3",
+                                                "VIDGATE_HOUSEKEEPING_SECONDS": "1",
                                                 "VIDGATE_ADMIN_KEY": ADMIN_KEY}).start()
 
 
@@ -116,8 +117,31 @@ def test_relays_to_another_vidgate_in_both_dialects(
         upstream = _upstream_videos(server, upstream_key)
         assert sorted((v["model"], v["status"]) for v in upstream) == [
             ("sora-2", "completed"), ("sora_video2-landscape", "completed")]
+        _remix_and_delete_pass_upstream(front, key, openai_id, server, upstream_key)
     finally:
         front.stop()
+
+
+def _remix_and_delete_pass_upstream(front: VidgateProcess, key: str, video_id: str,
+                                    upstream: VidgateProcess, upstream_key: str) -> None:
+    """A remix is made upstream from the upstream's copy; a deletion reaches upstream."""
+    with sqlite3.connect(front.data_dir / "vidgate.db") as conn:
+        (state,) = conn.execute("SELECT engine_state FROM videos WHERE id = ?",
+                                (video_id,)).fetchone()
+    upstream_id = json.loads(state)["upstream_id"]
+    with httpx.Client(base_url=front.base_url, timeout=30) as client:
+        remix = client.post(f"/v1/videos/{video_id}/remix", headers=auth(key),
+                            json={"prompt": "the same, at night"}).json()
+        done = wait_for(client, remix["id"], key)
+        assert done["status"] == "completed" and done["remixed_from_video_id"] == video_id
+        remixed_upstream = [v for v in _upstream_videos(upstream, upstream_key)
+                            if v["remixed_from_video_id"] == upstream_id]
+        assert len(remixed_upstream) == 1
+        assert client.delete(f"/v1/videos/{video_id}", headers=auth(key)).status_code == 200
+    deadline = time.monotonic() + 30
+    while any(v["id"] == upstream_id for v in _upstream_videos(upstream, upstream_key)):
+        assert time.monotonic() < deadline, "the upstream copy was not deleted"
+        time.sleep(0.3)
 
 
 def test_restart_mid_relay_follows_the_same_upstream_job(

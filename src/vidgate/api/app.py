@@ -132,6 +132,7 @@ def worker_options(settings: Settings) -> WorkerOptions:
         poll_interval=settings.poll_interval_seconds,
         retention_seconds=settings.retention_seconds,
         heartbeat_interval=min(0.5, settings.lease_seconds / 3),
+        housekeeping_interval=settings.housekeeping_seconds,
     )
 
 
