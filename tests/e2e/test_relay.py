@@ -294,3 +294,31 @@ def test_upstream_killed_mid_job_fails_over(tmp_path: Path) -> None:
         front.stop()
         second.stop()
         first.stop()
+
+
+def test_deleting_a_running_relayed_video_cancels_it_upstream(
+    tmp_path: Path, server: VidgateProcess
+) -> None:
+    upstream_key = server.create_key("relay-cancel")
+    channel = {"name": "vg", "base_url": f"{server.base_url}/v1", "api_key": upstream_key,
+               "dialect": "seed", "models": {"*": "sora_video2-landscape-hd-25s"}}
+    front = _front(tmp_path, [channel], models=("sora_video2-landscape",))
+    try:
+        key = front.create_key()
+        with httpx.Client(base_url=front.base_url, timeout=30) as client:
+            video_id = _create(client, key, model="sora_video2-landscape")
+            deadline = time.monotonic() + 60
+            while not _upstream_videos(server, upstream_key):
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+            assert client.delete(f"/v1/videos/{video_id}", headers=auth(key)).status_code == 200
+        deadline = time.monotonic() + 30
+        while _upstream_videos(server, upstream_key):
+            assert time.monotonic() < deadline, "the upstream job was not cancelled"
+            time.sleep(0.2)
+        with sqlite3.connect(front.data_dir / "vidgate.db") as conn:
+            (status, code) = conn.execute("SELECT status, error_code FROM videos WHERE id = ?",
+                                          (video_id,)).fetchone()
+        assert (status, code) == ("failed", "cancelled")
+    finally:
+        front.stop()
