@@ -84,6 +84,7 @@ def worker(
     """Run a worker alone, against the same database and storage as the API."""
     from vidgate.api.app import build_engines, catalog_engines, s3_options, worker_options
     from vidgate.catalog import load_catalog
+    from vidgate.engines import check_catalog
     from vidgate.storage import open_storage
     from vidgate.store import migrate
     from vidgate.store.db import Database
@@ -100,6 +101,7 @@ def worker(
         db = Database(settings.resolved_database_url)
         storage = open_storage(settings.resolved_storage_url, s3_options(settings))
         catalog = load_catalog(settings.models)
+        check_catalog(catalog.entries)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

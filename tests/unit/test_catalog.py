@@ -107,3 +107,20 @@ def test_openai_names_answer_in_openai_dialect() -> None:
     assert catalog.dialect("withdrawn-model") == "seed"
     with pytest.raises(ValueError, match="dialect"):
         load_catalog([{"name": "x", "sizes": ["64x64"], "seconds": [1], "dialect": "sora"}])
+
+
+def test_engines_check_their_catalog_entries() -> None:
+    from vidgate.engines import check_catalog
+
+    check_catalog(load_catalog().entries)  # the built-in catalog is fine
+    base = {"name": "local", "sizes": ["832x480"], "seconds": [5, 10], "engine": "diffusers"}
+    options = {"weights": "/models/wan", "t2v": "WanPipeline", "frames": 81, "fps": 16,
+               "native": {"landscape": "832x480", "portrait": "480x832"}}
+    with pytest.raises(ValueError, match="image-to-video"):  # 10 s is two passes
+        check_catalog(load_catalog([{**base, "options": options}]).entries)
+    check_catalog(load_catalog([{**base, "options": {**options, "i2v": "WanImageToVideoPipeline"}}]
+                               ).entries)
+    with pytest.raises(ValueError, match="unknown options"):
+        check_catalog(load_catalog([{**base, "options": {**options, "stpes": 4}}]).entries)
+    with pytest.raises(ValueError, match="unknown engine"):
+        check_catalog(load_catalog([{**base, "engine": "sora"}]).entries)

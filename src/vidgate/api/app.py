@@ -18,7 +18,7 @@ from vidgate.api.body_limit import BodyLimit
 from vidgate.api.links import LinkSigner
 from vidgate.catalog import Catalog, load_catalog
 from vidgate.config import Settings
-from vidgate.engines import Engine, build_engine
+from vidgate.engines import Engine, build_engine, check_catalog
 from vidgate.service import KeyService, Limits, VideoService
 from vidgate.storage import S3Options, open_storage
 from vidgate.store import migrate
@@ -41,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db = Database(settings.resolved_database_url)
         storage = open_storage(settings.resolved_storage_url, s3_options(settings))
         catalog = load_catalog(settings.models)
+        check_catalog(catalog.entries)
         repo = VideoRepository(db)
         worker = None
         stop = asyncio.Event()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from vidgate.catalog import ModelEntry
 from vidgate.engines.base import (
     CancelToken,
     Engine,
@@ -24,7 +25,24 @@ __all__ = [
     "ProgressFn",
     "SaveStateFn",
     "build_engine",
+    "check_catalog",
 ]
+
+
+ENGINES = ("preview", "diffusers", "relay")
+
+
+def check_catalog(entries: Iterable[ModelEntry]) -> None:
+    """Refuse a catalog that names an unknown engine or gives an engine invalid options,
+    so the operator learns at start-up, not from failed jobs."""
+    for entry in entries:
+        if entry.engine not in ENGINES:
+            raise ValueError(f"catalog entry {entry.name!r}: unknown engine {entry.engine!r} "
+                             f"(one of {', '.join(ENGINES)})")  # fmt: skip
+        if entry.engine == "diffusers":
+            from vidgate.engines.diffusers_options import check_entry
+
+            check_entry(entry.name, entry.options, entry.seconds)
 
 
 def build_engine(name: str, *, channels: Iterable[Mapping[str, Any]] = ()) -> Engine:

@@ -142,3 +142,18 @@ def segments_needed(total_frames: int, frames_per_pass: int) -> int:
         return 1
     extra = total_frames - frames_per_pass
     return 1 + -(-extra // (frames_per_pass - 1))
+
+
+def check_entry(name: str, options: Mapping[str, Any], seconds: tuple[int, ...]) -> None:
+    """Refuse, at start-up, an entry whose options are invalid or whose durations it can't
+    make (longer than one pass with no image-to-video pipeline to chain with)."""
+    try:
+        parsed = _parse(options)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"catalog entry {name!r}: diffusers options: {exc}") from None
+    longest = max(seconds) * parsed.fps
+    if parsed.i2v is None and longest > parsed.frames:
+        raise ValueError(
+            f"catalog entry {name!r}: {max(seconds)} s is {longest} frames, more than one "
+            f"pass of {parsed.frames}; chaining passes needs an image-to-video pipeline (i2v)"
+        )
