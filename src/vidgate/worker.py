@@ -82,7 +82,6 @@ class Worker:
         self.started_at = int(time.time())
         self.reports = reports
         self._wake = asyncio.Event()
-        self._running: dict[str, asyncio.Task[None]] = {}
         self._jobs: dict[str, _Job] = {}
         self._busy: collections.Counter[str] = collections.Counter()  # jobs per engine
 
@@ -117,20 +116,6 @@ class Worker:
                 await heartbeat
             await self._shutdown()
 
-    async def run_until_idle(self) -> None:
-        """Run jobs until none is left to claim (for `vidgate generate` and tests)."""
-        heartbeat = asyncio.create_task(self._heartbeat_loop())
-        try:
-            while True:
-                await self._fill_slots()
-                if not self._running:
-                    return
-                await asyncio.wait(self._running.values(), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
-
     def _capacity(self, engine: str) -> int:
         return self.engines[engine].max_jobs or self.options.concurrency
 
@@ -143,14 +128,12 @@ class Worker:
             if claim is None:
                 return
             video_id = claim.video.id
-            self._jobs[video_id] = _Job(claim.video.engine, CancelToken(), _Progress())
+            job = self._jobs[video_id] = _Job(claim.video.engine, CancelToken(), _Progress())
             self._busy[claim.video.engine] += 1
-            task = asyncio.create_task(self._run_job(claim), name=video_id)
-            self._running[video_id] = task
-            task.add_done_callback(functools.partial(self._forget, video_id))
+            job.task = asyncio.create_task(self._run_job(claim), name=video_id)
+            job.task.add_done_callback(functools.partial(self._forget, video_id))
 
     def _forget(self, video_id: str, _: asyncio.Task[None]) -> None:
-        self._running.pop(video_id, None)
         job = self._jobs.pop(video_id, None)
         if job is not None:
             self._busy[job.engine] -= 1
@@ -371,7 +354,7 @@ class Worker:
 
     async def _shutdown(self) -> None:
         """Stop running jobs and hand them back to the queue untried; close the engines."""
-        tasks = list(self._running.items())
+        tasks = [(video_id, job.task) for video_id, job in self._jobs.items() if job.task]
         for _, task in tasks:
             task.cancel()
         for video_id, task in tasks:
@@ -396,6 +379,7 @@ class _Job:
     engine: str
     cancel: CancelToken
     progress: _Progress
+    task: asyncio.Task[None] | None = None
 
 
 class _Progress:
