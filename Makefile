@@ -34,7 +34,7 @@ test: venv $(VENV)/.local-engines
 	$(BIN)/mypy
 	$(BIN)/pytest
 
-bench: venv
+bench: venv $(VENV)/.local-engines
 	$(BIN)/python bench/run.py
 
 clean:

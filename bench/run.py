@@ -9,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import api_throughput, preview_speed, relay_inflight
+from bench import api_throughput, diffusers_overhead, preview_speed, relay_inflight
 
 
 def main() -> None:
@@ -17,7 +17,7 @@ def main() -> None:
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}\n")
     print("| benchmark | figure |\n|---|---|")
-    for module in (api_throughput, preview_speed, relay_inflight):
+    for module in (api_throughput, preview_speed, relay_inflight, diffusers_overhead):
         for name, value in module.run():
             print(f"| {name} | {value} |")
 
