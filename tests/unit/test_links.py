@@ -43,3 +43,11 @@ def test_expired_link_is_refused_and_other_secret_too() -> None:
     url = LinkSigner(b"other", "http://h").url("video_1", Variant.VIDEO, int(time.time()) + 60)
     with pytest.raises(LinkRefused):
         signer.verify(*_parts(url))
+
+
+def test_a_signature_that_is_not_ascii_is_refused_not_a_crash() -> None:
+    signer = LinkSigner(b"secret", "http://h")
+    video_id, filename, expires, _ = _parts(signer.url("video_1", Variant.VIDEO,
+                                                       int(time.time()) + 60))
+    with pytest.raises(LinkRefused):
+        signer.verify(video_id, filename, expires, "\x80")

@@ -30,7 +30,8 @@ class LinkSigner:
         if not expires.isdigit():
             raise LinkRefused("This link is malformed.", param="expires")
         expected = self._sign(video_id, filename, int(expires))
-        if not hmac.compare_digest(expected, sig):
+        # As bytes: compare_digest refuses str with non-ASCII characters (a TypeError, a 500).
+        if not hmac.compare_digest(expected.encode(), sig.encode()):
             raise LinkRefused("This link's signature is invalid.", param="sig")
         if int(expires) <= time.time():
             raise LinkRefused("This link has expired.", param="expires", code="link_expired")
