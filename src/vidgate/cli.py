@@ -161,22 +161,21 @@ def channels(data_dir: DataDir = None) -> None:
         await asyncio.to_thread(migrate.upgrade, settings.resolved_database_url)
         db = Database(settings.resolved_database_url)
         try:
-            return await WorkerRepository(db).recent(since=int(time.time()) - 60)
+            return await WorkerRepository(db).live_channels(now=int(time.time()))
         finally:
             await db.close()
 
-    workers = asyncio.run(read())
-    rows = [(w["id"], c) for w in workers for c in w.get("channels", [])]
+    rows = asyncio.run(read())
     if not rows:
         typer.echo("no relay channels reported by a live worker")
         return
     typer.echo(f"{'worker':20} {'channel':16} {'state':13} {'in flight':>9} {'ok':>6} "
                f"{'failed':>6}  last error")
-    for worker_id, c in rows:
+    for c in rows:
         errors = c.get("recent_errors") or []
         last = errors[-1]["message"][:60] if errors else ""
         in_flight = f"{c['in_flight']}/{c['max_in_flight']}"
-        typer.echo(f"{worker_id:20} {c['name']:16} {c['state']:13} {in_flight:>9} "
+        typer.echo(f"{c['worker']:20} {c['name']:16} {c['state']:13} {in_flight:>9} "
                    f"{c['succeeded']:>6} {c['failed']:>6}  {last}")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -50,3 +51,13 @@ def png_bytes(width: int = 320, height: int = 240, colour: tuple[int, int, int] 
 def save(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
+
+
+def toml_value(value: Any) -> str:
+    """A value as TOML, for the config files tests write (dicts as inline tables)."""
+    if isinstance(value, dict):
+        pairs = (f"{json.dumps(str(k))} = {toml_value(v)}" for k, v in value.items())
+        return "{ " + ", ".join(pairs) + " }"
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    return json.dumps(value)  # JSON spells strings, numbers and booleans as TOML does

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.helpers import auth, png_bytes, wait_for
+from tests.e2e.helpers import auth, png_bytes, toml_value, wait_for
 from tests.serverproc import VidgateProcess
 from vidgate.media.encode import probe
 
@@ -69,19 +69,9 @@ def _entry(name: str, info: dict[str, Any], **extra: Any) -> list[str]:
         options["i2v"] = info["i2v"]
         if info["i2v_dir"] != info["t2v_dir"]:
             options["i2v_weights"] = str(info["i2v_dir"])
-    table = ", ".join(f'{k} = {_toml(v)}' for k, v in options.items())
     return ["[[models]]", f'name = "{name}"', 'engine = "diffusers"',
-            f"sizes = {_toml(list(SIZES))}", "seconds = [1, 2, 3]", f"options = {{ {table} }}"]
-
-
-def _toml(value: Any) -> str:
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }"
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml(v) for v in value) + "]"
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return str(value).lower() if isinstance(value, bool) else str(value)
+            f"sizes = {toml_value(list(SIZES))}", "seconds = [1, 2, 3]",
+            f"options = {toml_value(options)}"]
 
 
 @pytest.fixture(scope="module")

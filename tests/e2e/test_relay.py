@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.helpers import auth, wait_for
+from tests.e2e.helpers import auth, toml_value, wait_for
 from tests.serverproc import VidgateProcess, free_port
 from vidgate.media.encode import probe
 
@@ -42,12 +42,6 @@ def fake_upstream() -> Iterator[str]:
     proc.wait(10)
 
 
-def _toml(value: Any) -> str:
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{json.dumps(k)} = {_toml(v)}" for k, v in value.items()) + " }"
-    return json.dumps(value)
-
-
 def _front(tmp_path: Path, channels: list[dict[str, Any]], *, name: str = "front",
            models: tuple[str, ...] = ("sora-2", "sora_video2-landscape")) -> VidgateProcess:
     """A vidgate whose models are relayed to `channels`."""
@@ -60,13 +54,24 @@ def _front(tmp_path: Path, channels: list[dict[str, Any]], *, name: str = "front
             lines += ['sizes = ["1280x720"]', "seconds = [10]"]
     for channel in channels:
         lines.append("[[channels]]")
-        lines += [f"{k} = {_toml(v)}" for k, v in {**FAST, **channel}.items()]
+        lines += [f"{k} = {toml_value(v)}" for k, v in {**FAST, **channel}.items()]
     config = tmp_path / f"{name}.toml"
     config.write_text("\n".join(lines) + "\n")
     return VidgateProcess(tmp_path / name, env={"VIDGATE_CONFIG": str(config),
                                                 "VIDGATE_LEASE_SECONDS": "3",
                                                 "VIDGATE_HOUSEKEEPING_SECONDS": "1",
                                                 "VIDGATE_ADMIN_KEY": ADMIN_KEY}).start()
+
+
+def _slow_relay(tmp_path: Path, server: VidgateProcess,
+                key_name: str) -> tuple[VidgateProcess, str]:
+    """A front whose 10 s model runs upstream as a 25 s HD one: seconds to act mid-job.
+
+    Returns the front and the upstream key its channel uses."""
+    upstream_key = server.create_key(key_name)
+    channel = {"name": "vg", "base_url": f"{server.base_url}/v1", "api_key": upstream_key,
+               "dialect": "seed", "models": {"*": "sora_video2-landscape-hd-25s"}}
+    return _front(tmp_path, [channel], models=("sora_video2-landscape",)), upstream_key
 
 
 def _upstream_videos(upstream: VidgateProcess, key: str) -> list[dict[str, Any]]:
@@ -147,10 +152,7 @@ def _remix_and_delete_pass_upstream(front: VidgateProcess, key: str, video_id: s
 def test_restart_mid_relay_follows_the_same_upstream_job(
     tmp_path: Path, server: VidgateProcess
 ) -> None:
-    upstream_key = server.create_key("relay-restart")
-    channel = {"name": "vg", "base_url": f"{server.base_url}/v1", "api_key": upstream_key,
-               "dialect": "seed", "models": {"*": "sora_video2-landscape-hd-25s"}}
-    front = _front(tmp_path, [channel], models=("sora_video2-landscape",))
+    front, upstream_key = _slow_relay(tmp_path, server, "relay-restart")
     key = front.create_key()
     with httpx.Client(base_url=front.base_url, timeout=30) as client:
         video_id = _create(client, key, model="sora_video2-landscape")
@@ -299,10 +301,7 @@ def test_upstream_killed_mid_job_fails_over(tmp_path: Path) -> None:
 def test_deleting_a_running_relayed_video_cancels_it_upstream(
     tmp_path: Path, server: VidgateProcess
 ) -> None:
-    upstream_key = server.create_key("relay-cancel")
-    channel = {"name": "vg", "base_url": f"{server.base_url}/v1", "api_key": upstream_key,
-               "dialect": "seed", "models": {"*": "sora_video2-landscape-hd-25s"}}
-    front = _front(tmp_path, [channel], models=("sora_video2-landscape",))
+    front, upstream_key = _slow_relay(tmp_path, server, "relay-cancel")
     try:
         key = front.create_key()
         with httpx.Client(base_url=front.base_url, timeout=30) as client:

@@ -19,10 +19,6 @@ from vidgate.store.workers import WorkerRepository
 
 router = APIRouter(prefix="/admin")
 
-RECENT_SECONDS = 60
-"""Workers not heard from for this long are left out (stopped or dead)."""
-
-
 async def _admin(request: Request) -> None:
     settings: Settings = request.app.state.settings
     if not settings.admin_key:
@@ -41,14 +37,11 @@ Admin = Annotated[None, Depends(_admin)]
 async def list_workers(request: Request, _: Admin) -> dict[str, Any]:
     """Every worker seen in the last minute: engines, running jobs, relay channel health."""
     reports: WorkerRepository = request.app.state.workers
-    workers = await reports.recent(since=int(time.time()) - RECENT_SECONDS)
-    return {"object": "list", "data": workers}
+    return {"object": "list", "data": await reports.live(now=int(time.time()))}
 
 
 @router.get("/channels", responses=error_responses(401, 404), summary="Relay channel health")
 async def list_channels(request: Request, _: Admin) -> dict[str, Any]:
     """Each relay channel as each worker sees it (in rotation or cooling down, errors)."""
     reports: WorkerRepository = request.app.state.workers
-    workers = await reports.recent(since=int(time.time()) - RECENT_SECONDS)
-    data = [{"worker": w["id"], **c} for w in workers for c in w.get("channels", [])]
-    return {"object": "list", "data": data}
+    return {"object": "list", "data": await reports.live_channels(now=int(time.time()))}

@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         catalog = load_catalog(settings.models)
         check_catalog(catalog.entries)
         repo = VideoRepository(db)
+        reports = WorkerRepository(db)
         worker = None
         stop = asyncio.Event()
         if settings.run_worker:
@@ -52,11 +53,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 catalog,
                 build_engines(catalog_engines(catalog), settings),
                 worker_options(settings),
-                reports=WorkerRepository(db),
+                reports=reports,
             )
         app.state.settings = settings
         app.state.db = db
-        app.state.workers = WorkerRepository(db)
+        app.state.workers = reports
         app.state.catalog = catalog
         app.state.keys = KeyService(KeyRepository(db))
         app.state.videos = VideoService(

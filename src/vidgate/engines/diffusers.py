@@ -30,6 +30,7 @@ from PIL import Image
 
 from vidgate.engines.base import CancelToken, GenerationFailed, GenerationRequest, ProgressFn
 from vidgate.engines.diffusers_options import DiffusersOptions, parse, segments_needed
+from vidgate.engines.inputs import starting_image
 from vidgate.media.encode import Mp4Writer, RGBFrame
 from vidgate.media.images import fit_to_size
 
@@ -67,7 +68,7 @@ class DiffusersEngine:
         total = request.seconds * options.fps
         passes = segments_needed(total, options.frames)
         t2v, i2v = self._pipelines_for(options)
-        start = self._starting_image(request)
+        start = starting_image(request)
         if (passes > 1 or start is not None) and i2v is None:
             raise GenerationFailed(
                 f"This model has no image-to-video pipeline (option `i2v`), which "
@@ -154,16 +155,6 @@ class DiffusersEngine:
                 )
             video = (np.clip(video, 0.0, 1.0) * 255).round().astype(np.uint8)
         return list(video)
-
-    def _starting_image(self, request: GenerationRequest) -> Image.Image | None:
-        if request.reference is not None:
-            with Image.open(request.reference) as image:
-                return image.convert("RGB")
-        if request.source_video is not None:
-            from vidgate.media.posters import first_frame
-
-            return first_frame(request.source_video)
-        return None
 
     def _pipelines_for(self, options: DiffusersOptions) -> tuple[Any, Any | None]:
         """The loaded (t2v, i2v) pipelines for these options, loading them the first time."""

@@ -29,9 +29,9 @@ from numpy.typing import NDArray
 from PIL import Image, ImageDraw, ImageFont
 
 from vidgate.engines.base import CancelToken, GenerationFailed, GenerationRequest, ProgressFn
+from vidgate.engines.inputs import starting_image
 from vidgate.media.encode import EncodeOptions, Mp4Writer, RGBFrame, YUVFrame
 from vidgate.media.images import fit_to_size
-from vidgate.media.posters import first_frame
 
 DEFAULT_FPS = 24
 # The camera films a canvas this much larger than the frame, so zooming in stays sharp.
@@ -111,7 +111,7 @@ def compose_frames(request: GenerationRequest, fps: int) -> Iterator[YUVFrame]:
     width, height = request.width, request.height
     total = request.seconds * fps
     rng = np.random.default_rng(_seed(request.prompt))
-    start = _starting_image(request)
+    start = starting_image(request)
     canvas_w, canvas_h = _even(width * _CANVAS_SCALE), _even(height * _CANVAS_SCALE)
     if start is not None:
         canvas = _Planes(_to_yuv(np.asarray(fit_to_size(start, canvas_w, canvas_h))))
@@ -137,21 +137,6 @@ def _seed(prompt: str) -> int:
 def _even(value: float) -> int:
     """The nearest even integer: yuv420p positions and sizes must be even."""
     return round(value / 2) * 2
-
-
-def _starting_image(request: GenerationRequest) -> Image.Image | None:
-    """The picture the clip starts from: the reference, or the remixed video's first frame."""
-    try:
-        if request.reference is not None:
-            with Image.open(request.reference) as image:
-                return image.convert("RGB")
-        if request.source_video is not None:
-            return first_frame(request.source_video)
-    except (OSError, ValueError, av.error.FFmpegError) as exc:
-        raise GenerationFailed(
-            f"The starting image could not be read: {exc}", code="invalid_source"
-        ) from None
-    return None
 
 
 class _Planes:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -173,8 +174,6 @@ def _check(response: httpx.Response, body: str) -> None:
 
 def _error_message(body: str) -> str:
     try:
-        import json
-
         data = json.loads(body)
         if isinstance(data, dict) and isinstance(data.get("error"), dict):
             return str(data["error"].get("message") or data["error"])

@@ -11,6 +11,9 @@ from sqlalchemy import delete, select, update
 from vidgate.store.db import Database
 from vidgate.store.tables import workers
 
+LIVE_SECONDS = 60
+"""Workers not heard from for this long are left out (stopped or dead)."""
+
 
 class WorkerRepository:
     def __init__(self, db: Database) -> None:
@@ -30,8 +33,9 @@ class WorkerRepository:
                     workers.insert().values(id=worker_id, started_at=started_at, **values)
                 )
 
-    async def recent(self, *, since: int) -> list[dict[str, Any]]:
-        """Reports of workers seen since `since`, newest first."""
+    async def live(self, *, now: int) -> list[dict[str, Any]]:
+        """Reports of workers heard from in the last LIVE_SECONDS, newest first."""
+        since = now - LIVE_SECONDS
         async with self.db.read() as conn:
             rows = (
                 await conn.execute(
@@ -45,6 +49,11 @@ class WorkerRepository:
                  **json.loads(r["report"])}
                 for r in rows
             ]  # fmt: skip
+
+    async def live_channels(self, *, now: int) -> list[dict[str, Any]]:
+        """Each relay channel as each live worker sees it (with a "worker" key)."""
+        workers = await self.live(now=now)
+        return [{"worker": w["id"], **c} for w in workers for c in w.get("channels", [])]
 
     async def forget(self, worker_id: str) -> None:
         """A worker that stops cleanly removes its report."""
